@@ -1,0 +1,86 @@
+"""Process settings read from the environment (never at import time: call `Settings.from_env`)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    """A process setting is missing or malformed; the message says which and how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a process needs to know about its surroundings, as opposed to the province config."""
+
+    database_url: str
+    config_dir: Path = PROJECT_ROOT / "config"
+    state_dir: Path = PROJECT_ROOT / ".ioc"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8080
+    public_url: str = "http://127.0.0.1:8080"
+    secret_key: str = field(default="", repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from environment variables (IOC_*)."""
+        env = os.environ if env is None else env
+        url = env.get("IOC_DATABASE_URL", "")
+        if not url:
+            raise SettingsError(
+                "IOC_DATABASE_URL is not set: run scripts/setup.sh (it writes .ioc/env) "
+                "or export IOC_DATABASE_URL=postgresql://user:password@host:port/dbname"
+            )
+        state_dir = Path(env.get("IOC_STATE_DIR", str(PROJECT_ROOT / ".ioc")))
+        port = _int(env, "IOC_API_PORT", 8080)
+        host = env.get("IOC_API_HOST", "127.0.0.1")
+        return cls(
+            database_url=url,
+            config_dir=Path(env.get("IOC_CONFIG_DIR", str(PROJECT_ROOT / "config"))),
+            state_dir=state_dir,
+            api_host=host,
+            api_port=port,
+            public_url=env.get("IOC_PUBLIC_URL", f"http://{host}:{port}"),
+            secret_key=env.get("IOC_SECRET_KEY", "") or _state_secret(state_dir),
+        )
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise SettingsError(f"{name}={raw!r} is not an integer") from None
+
+
+def _state_secret(state_dir: Path) -> str:
+    """A per-installation secret kept in the state directory, created on first use."""
+    path = state_dir / "secret.key"
+    if path.exists():
+        return path.read_text().strip()
+    state_dir.mkdir(parents=True, exist_ok=True)
+    secret = os.urandom(32).hex()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secret)
+    return secret
+
+
+def redact_url(url: str) -> str:
+    """A database URL safe to print: the password is replaced."""
+    try:
+        parts = conninfo_to_dict(url)
+    except Exception:  # a malformed URL must still never be echoed with its secret
+        return "<unparseable database URL>"
+    if "password" in parts:
+        parts["password"] = "***"  # noqa: S105 - the redaction marker
+    return make_conninfo(**{k: v for k, v in parts.items() if v is not None})

@@ -54,6 +54,13 @@ def template_db(server_url: str) -> Iterator[str]:
     url = _with_db(server_url, name)
     with db.connect(url) as conn:
         migrate.migrate(conn)
+    # TimescaleDB's scheduler keeps a background worker connected to every database that allows
+    # connections, and CREATE DATABASE ... TEMPLATE needs the template idle.
+    with db.connect(server_url) as admin:
+        admin.execute(sql.SQL("ALTER DATABASE {} ALLOW_CONNECTIONS false").format(
+            sql.Identifier(name)))
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                      "WHERE datname = %s AND pid <> pg_backend_pid()", (name,))
     yield name
     with db.connect(server_url) as admin:
         admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(

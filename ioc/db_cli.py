@@ -9,7 +9,7 @@ from ioc import db, migrate
 from ioc.settings import Settings, SettingsError, redact_url
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("db", help="database schema and maintenance")
     dbsub = p.add_subparsers(title="db commands", metavar="ACTION", required=True)
     m = dbsub.add_parser("migrate", help="apply pending migrations (safe to repeat)")

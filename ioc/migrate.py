@@ -92,7 +92,7 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
             log.info("applying migration %03d_%s", mig.version, mig.name)
             try:
                 with conn.transaction():
-                    conn.execute(mig.sql.encode())  # type: ignore[call-overload]
+                    conn.execute(mig.sql.encode())
                     conn.execute(
                         "INSERT INTO schema_migrations (version, name, checksum) "
                         "VALUES (%s, %s, %s)",

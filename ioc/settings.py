@@ -83,4 +83,4 @@ def redact_url(url: str) -> str:
         return "<unparseable database URL>"
     if "password" in parts:
         parts["password"] = "***"  # noqa: S105 - the redaction marker
-    return make_conninfo(**{k: v for k, v in parts.items() if v is not None})
+    return make_conninfo("", **{k: v for k, v in parts.items() if v is not None})

@@ -27,7 +27,7 @@ HOW_TO = (
 def _with_db(url: str, name: str) -> str:
     parts = conninfo_to_dict(url)
     parts["dbname"] = name
-    return make_conninfo(**{k: v for k, v in parts.items() if v is not None})
+    return make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
 
 
 @pytest.fixture(scope="session")

@@ -1,0 +1,182 @@
+"""Cross-references between sections: every name used must be defined, every id unique.
+
+Each check states which sections it reads; it runs only when those sections are themselves
+valid, so one typo does not cascade into a page of false "unknown ..." errors.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from ioc.config.model import ProvinceConfig
+
+Loc = tuple[str | int, ...]
+Where = Callable[[Loc], str]
+"""Gives `file:line` of a location, for messages that point at a second place."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A reference problem at a location in the merged config."""
+
+    loc: Loc
+    message: str
+    hint: str
+    level: Literal["error", "warning"] = "error"
+
+
+def unknown(kind: str, name: str, known: Iterable[str], defined_in: str) -> tuple[str, str]:
+    """Message and hint for a name that is not defined."""
+    names = sorted(set(known))
+    listed = ", ".join(names) if names else "none defined"
+    close = difflib.get_close_matches(name, names, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return (f"unknown {kind} '{name}' (known: {listed})",
+            f"{hint}define it in {defined_in} or fix the name")
+
+
+def _duplicates(section: Loc, ids: Sequence[str], field: str, what: str,
+                where: Where) -> Iterator[Problem]:
+    first: dict[str, int] = {}
+    for i, item_id in enumerate(ids):
+        if item_id in first:
+            at = where((*section, first[item_id], field))
+            yield Problem((*section, i, field), f"duplicate {what} '{item_id}'",
+                          f"{what}s must be unique; the first is at {at}")
+        else:
+            first[item_id] = i
+
+
+_UNIQUE: tuple[tuple[str, Loc, str, str, Callable[[ProvinceConfig], list[str]]], ...] = (
+    ("targets", ("targets",), "id", "target id", lambda c: [t.id for t in c.targets]),
+    ("rules", ("rules",), "id", "rule id", lambda c: [r.id for r in c.rules]),
+    ("channels", ("channels",), "name", "channel name", lambda c: [x.name for x in c.channels]),
+    ("maintenance", ("maintenance",), "id", "maintenance id",
+     lambda c: [m.id for m in c.maintenance]),
+    ("oncall", ("oncall", "people"), "id", "person id", lambda c: [p.id for p in c.oncall.people]),
+    ("oncall", ("oncall", "rotations"), "id", "rotation id",
+     lambda c: [r.id for r in c.oncall.rotations]),
+    ("oncall", ("oncall", "escalation_policies"), "id", "policy id",
+     lambda c: [p.id for p in c.oncall.escalation_policies]),
+)
+
+
+def check_unique(cfg: ProvinceConfig, valid: frozenset[str], where: Where) -> Iterator[Problem]:
+    """Ids of targets, rules, channels, windows, people, rotations and policies are unique."""
+    for section, loc, field, what, ids in _UNIQUE:
+        if section in valid:
+            yield from _duplicates(loc, ids(cfg), field, what, where)
+
+
+def check_rule_targets(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
+    """Rule selectors name existing targets of the selected system."""
+    for i, rule in enumerate(cfg.rules):
+        sel = rule.selector
+        for j, target_id in enumerate(sel.targets):
+            loc = ("rules", i, "selector", "targets", j)
+            target = cfg.targets_by_id.get(target_id)
+            if target is None:
+                yield Problem(loc, *unknown("target", target_id, cfg.targets_by_id,
+                                            "targets.yaml"))
+            elif sel.system is not None and target.system != sel.system:
+                yield Problem(loc, f"target '{target_id}' belongs to system {target.system}, "
+                              f"not {sel.system}", "fix selector.system or the target")
+            elif not target.enabled:
+                yield Problem(loc, f"target '{target_id}' is disabled", "the rule will see no "
+                              "data from it; enable the target or remove it here", "warning")
+
+
+def _channel_refs(cfg: ProvinceConfig) -> Iterator[tuple[Loc, str]]:
+    for loc, route in cfg.routing.walk():
+        for j, name in enumerate(route.channels or ()):
+            yield ("routing", *loc, "channels", j), name
+    for i, policy in enumerate(cfg.oncall.escalation_policies):
+        for k, step in enumerate(policy.steps):
+            for j, name in enumerate(step.channels):
+                loc = ("oncall", "escalation_policies", i, "steps", k, "channels", j)
+                yield loc, name
+    if cfg.report is not None:
+        yield ("report", "channel"), cfg.report.channel
+
+
+def check_channels(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
+    """Routes, escalation steps and the report name defined channels; none is left unused."""
+    used: set[str] = set()
+    for loc, name in _channel_refs(cfg):
+        used.add(name)
+        channel = cfg.channels_by_name.get(name)
+        if channel is None:
+            yield Problem(loc, *unknown("channel", name, cfg.channels_by_name, "channels.yaml"))
+        elif not channel.enabled:
+            yield Problem(loc, f"channel '{name}' is disabled", "its notifications are "
+                          "recorded as skipped; enable it or remove it here", "warning")
+    if cfg.rules and not cfg.routing.channels:
+        yield Problem(("routing", "channels"), "the root route has no channels",
+                      "add channels: [...] to routing so that alerts no route takes still "
+                      "reach someone")
+    for i, channel in enumerate(cfg.channels):
+        if channel.name not in used:
+            yield Problem(("channels", i, "name"), f"channel '{channel.name}' is not used",
+                          "reference it from a route, an escalation step or the report",
+                          "warning")
+    if cfg.report is not None and cfg.report.channel in cfg.channels_by_name:
+        kind = cfg.channel(cfg.report.channel).kind
+        if kind != "email":
+            yield Problem(("report", "channel"), f"report channel '{cfg.report.channel}' is a "
+                          f"{kind} channel", "the report is e-mailed: name an email channel")
+
+
+def check_escalation(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
+    """Routes name defined policies; policies, rotas and overrides name defined people."""
+    o = cfg.oncall
+    people = {p.id for p in o.people}
+    rotations = {r.id for r in o.rotations}
+    policies = {p.id for p in o.escalation_policies}
+    for loc, route in cfg.routing.walk():
+        if route.escalation is not None and route.escalation not in policies:
+            yield Problem(("routing", *loc, "escalation"),
+                          *unknown("escalation policy", route.escalation, policies,
+                                   "oncall.yaml (escalation_policies)"))
+    for i, rotation in enumerate(o.rotations):
+        for j, person in enumerate(rotation.participants):
+            if person not in people:
+                yield Problem(("oncall", "rotations", i, "participants", j),
+                              *unknown("person", person, people, "oncall.yaml (people)"))
+    for i, override in enumerate(o.overrides):
+        base: Loc = ("oncall", "overrides", i)
+        if override.rotation not in rotations:
+            yield Problem((*base, "rotation"), *unknown("rotation", override.rotation,
+                                                        rotations, "oncall.yaml (rotations)"))
+        if override.person not in people:
+            yield Problem((*base, "person"), *unknown("person", override.person, people,
+                                                      "oncall.yaml (people)"))
+    for i, policy in enumerate(o.escalation_policies):
+        for k, step in enumerate(policy.steps):
+            base = ("oncall", "escalation_policies", i, "steps", k)
+            if step.rotation is not None and step.rotation not in rotations:
+                yield Problem((*base, "rotation"), *unknown("rotation", step.rotation,
+                                                            rotations, "oncall.yaml (rotations)"))
+            for j, person in enumerate(step.people):
+                if person not in people:
+                    yield Problem((*base, "people", j), *unknown("person", person, people,
+                                                                 "oncall.yaml (people)"))
+
+
+Check = Callable[[ProvinceConfig, Where], Iterator[Problem]]
+
+CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
+    (frozenset({"targets", "rules"}), check_rule_targets),
+    (frozenset({"routing", "channels", "oncall", "report", "rules"}), check_channels),
+    (frozenset({"routing", "oncall"}), check_escalation),
+)
+"""Each check with the sections it needs to be valid before it can run."""
+
+
+def check_references(cfg: ProvinceConfig, valid: frozenset[str], where: Where) -> list[Problem]:
+    """Run every check whose sections are all valid."""
+    problems = list(check_unique(cfg, valid, where))
+    problems += [p for needs, check in CHECKS if needs <= valid for p in check(cfg, where)]
+    return problems

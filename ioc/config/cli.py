@@ -50,5 +50,17 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"{len(result.errors)} error(s) in {directory}: the config was not accepted",
               file=sys.stderr)
         return EXIT_INVALID
-    print(f"OK: {result.config.summary()}")
+    print(f"OK: {result.config.summary()} ({result.config.province.name}, {directory})")
     return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m ioc.config.cli check [DIR]`: the same check without the other commands."""
+    parser = argparse.ArgumentParser(prog="ioc")
+    register(parser.add_subparsers())
+    args = parser.parse_args(["config", *(sys.argv[1:] if argv is None else argv)])
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,5 +1,7 @@
 """JSON path lite: dotted keys, list indexes and `[*]`, e.g. `by_agency[*].late`, `$.items[0].id`.
 
+A dotted key may be digits (`by_channel.2` reads the key "2" of an object).
+
 Parsed once at config load time (so a bad path is a config error) and evaluated by collectors.
 """
 
@@ -10,7 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-_TOKEN = re.compile(r"\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\*|-?\d+)\]|\.?\[\"([^\"]+)\"\]")
+_TOKEN = re.compile(r"\.?([A-Za-z0-9_][A-Za-z0-9_-]*)|\[(\*|-?\d+)\]|\.?\[\"([^\"]+)\"\]")
 
 Step = str | int | None
 """A key, a list index, or None for `[*]` (every element)."""

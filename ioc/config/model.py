@@ -87,7 +87,7 @@ class ProvinceConfig(Model):
             f"{len(self.maintenance)} maintenance windows",
             f"{len(self.report.recipients) if self.report else 0} report recipients",
         ]
-        return f"{self.province.name}: " + ", ".join(counts)
+        return ", ".join(counts)
 
 
 SECTIONS: tuple[str, ...] = tuple(ProvinceConfig.model_fields)

@@ -78,13 +78,20 @@ class EscalationStep(Model):
     rotation: Slug | None = Field(default=None, description="Notify whoever is on call in "
                                   "this rotation.")
     people: tuple[Slug, ...] = Field(default=(), description="Notify these people.")
-    channels: tuple[Slug, ...] = Field(default=(), description="Notify these channels.")
+    channels: tuple[Slug, ...] = Field(default=(), description="Notify these channels as "
+                                       "configured (e.g. a team group chat).")
+    via: tuple[Slug, ...] = Field(
+        default=(), description="Channels used to reach the rotation's person and `people`: "
+        "an email channel sends to their e-mail, a telegram channel to their chat id.")
 
     @model_validator(mode="after")
     def _someone(self) -> EscalationStep:
         if self.rotation is None and not self.people and not self.channels:
             fail("an escalation step must notify someone",
                  "add rotation: <id>, people: [...] or channels: [...]")
+        if (self.rotation is not None or self.people) and not self.via:
+            fail("an escalation step that notifies people needs 'via'",
+                 "add via: [<email or telegram channel>] to say how to reach them")
         return self
 
 

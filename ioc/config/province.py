@@ -55,6 +55,14 @@ class Slo(Model):
     window: PositiveDuration = Field(default=timedelta(days=28), description="Rolling SLO "
                                      "window, whole days (28d or 30d).")
 
+    @field_validator("availability")
+    @classmethod
+    def _below_hundred(cls, value: float) -> float:
+        if not 0 < value < 1:
+            fail("availability objective must be above 0% and below 100%",
+                 "100% leaves no error budget; use e.g. 99.5%")
+        return value
+
     @field_validator("window")
     @classmethod
     def _whole_days(cls, value: timedelta) -> timedelta:

@@ -95,9 +95,9 @@ def _channel_refs(cfg: ProvinceConfig) -> Iterator[tuple[Loc, str]]:
             yield ("routing", *loc, "channels", j), name
     for i, policy in enumerate(cfg.oncall.escalation_policies):
         for k, step in enumerate(policy.steps):
-            for j, name in enumerate(step.channels):
-                loc = ("oncall", "escalation_policies", i, "steps", k, "channels", j)
-                yield loc, name
+            for field in ("channels", "via"):
+                for j, name in enumerate(getattr(step, field)):
+                    yield ("oncall", "escalation_policies", i, "steps", k, field, j), name
     if cfg.report is not None:
         yield ("report", "channel"), cfg.report.channel
 
@@ -110,9 +110,9 @@ def check_channels(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
         channel = cfg.channels_by_name.get(name)
         if channel is None:
             yield Problem(loc, *unknown("channel", name, cfg.channels_by_name, "channels.yaml"))
-        elif not channel.enabled:
-            yield Problem(loc, f"channel '{name}' is disabled", "its notifications are "
-                          "recorded as skipped; enable it or remove it here", "warning")
+        elif "via" in loc and channel.kind not in ("email", "telegram"):
+            yield Problem(loc, f"channel '{name}' is a {channel.kind} channel, which cannot "
+                          "reach a person", "via takes email or telegram channels")
     if cfg.rules and not cfg.routing.channels:
         yield Problem(("routing", "channels"), "the root route has no channels",
                       "add channels: [...] to routing so that alerts no route takes still "

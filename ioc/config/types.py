@@ -6,7 +6,14 @@ import re
 from datetime import timedelta
 from typing import Annotated, Any, Literal, NoReturn
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, PlainSerializer
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    PlainSerializer,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
 
 SystemName = Literal["portal", "payments", "documents"]
@@ -32,6 +39,18 @@ class Model(BaseModel):
         coerce_numbers_to_str=True,  # chat ids, phone numbers and codes may be written bare
         populate_by_name=True,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_is_unset(cls, data: Any) -> Any:
+        """`key: ""` (often `${VAR:-}`) means unset for fields whose default is None."""
+        if not isinstance(data, dict):
+            return data
+        optional = {
+            key for name, info in cls.model_fields.items() if info.default is None
+            for key in (name, info.alias) if key
+        }
+        return {k: None if v == "" and k in optional else v for k, v in data.items()}
 
 
 def fail(message: str, hint: str) -> NoReturn:

@@ -1,0 +1,1 @@
+"""The HTTP API, live feed and wall page (`ioc serve`)."""

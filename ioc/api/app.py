@@ -1,0 +1,126 @@
+"""The FastAPI application: REST under /api/v1, the live feed, the wall page and operations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
+from datetime import UTC, datetime
+
+from fastapi import FastAPI, Request, Response
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from psycopg_pool import AsyncConnectionPool
+
+from ioc.api import metrics as api_metrics
+from ioc.api.auth import Authenticator
+from ioc.api.deps import Services
+from ioc.api.feed import WallFeed, run_ticker
+from ioc.api.live import Hub
+from ioc.api.ratelimit import FailureLimiter
+from ioc.api.routes import admin, alerts, ops, status, wall
+from ioc.api.sources import SourceUnavailable
+from ioc.api.status import StatusReader, StatusRules
+from ioc.settings import Settings
+
+log = logging.getLogger("ioc.api")
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+       "font-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; "
+       "frame-ancestors 'none'; form-action 'none'")
+SECURITY_HEADERS = {
+    "Content-Security-Policy": CSP,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",  # wall URLs may carry a token: never leak them
+    "X-Frame-Options": "DENY",
+    "Cache-Control": "no-store",
+}
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def create_app(settings: Settings, pool: AsyncConnectionPool, *,
+               clock: Callable[[], datetime] = utc_now,
+               limiter: FailureLimiter | None = None,
+               status_rules: StatusRules | None = None,
+               cors_origins: Sequence[str] = (),
+               heartbeat_s: float = 15.0, refresh_s: float = 5.0,
+               queue_size: int = 64, send_timeout_s: float = 5.0,
+               wall_kpis: Sequence[str] | None = None) -> FastAPI:
+    """Build the app; `pool` is opened (if needed) and the live feed started on startup."""
+    metrics = api_metrics.ApiMetrics()
+    limiter = limiter or FailureLimiter(clock=time.monotonic)
+    reader = StatusReader(pool, status_rules)
+    feed = WallFeed(pool, reader, clock, heartbeat_s=heartbeat_s, refresh_s=refresh_s,
+                    wall_kpis=wall_kpis)
+    hub = Hub(settings.database_url, metrics, feed.on_event, queue_size=queue_size,
+              send_timeout_s=send_timeout_s)
+    svc = Services(settings=settings, pool=pool, clock=clock, metrics=metrics,
+                   auth=Authenticator(pool, limiter, clock, metrics), status=reader,
+                   feed=feed, hub=hub)
+    app = FastAPI(
+        title="IOC API", version="1",
+        description="Smart operations centre: status, KPIs, alerts, silences, reports, push "
+        "ingestion and tokens. Authenticate with `Authorization: Bearer <token>`.",
+        lifespan=_lifespan(svc), docs_url=None, redoc_url=None,  # CDN assets: CSP
+        openapi_url="/api/v1/openapi.json",
+    )
+    app.state.services = svc
+    for router in (status.router, alerts.router, admin.router):
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(ops.router)
+    app.include_router(wall.router)
+    app.add_exception_handler(SourceUnavailable, _unavailable)  # type: ignore[arg-type]
+    app.middleware("http")(api_metrics.middleware(metrics))
+    app.middleware("http")(_headers_and_access_log)
+    if cors_origins:  # closed by default: no cross-origin browser access at all
+        app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type"])
+    return app
+
+
+def _lifespan(svc: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        opened = svc.pool.closed
+        if opened:
+            await svc.pool.open(wait=False)
+        tasks = [asyncio.create_task(svc.hub.listen(), name="ioc-live-listen"),
+                 asyncio.create_task(run_ticker(svc.feed, svc.hub.publish, svc.clock),
+                                     name="ioc-live-ticker")]
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with suppress(asyncio.CancelledError):
+                    await task
+            for client in list(svc.hub.clients):
+                client.end((1001, "server shutting down"))
+            if opened:
+                await svc.pool.close()
+
+    return lifespan
+
+
+async def _unavailable(request: Request, exc: SourceUnavailable) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+async def _headers_and_access_log(request: Request,
+                                  call_next: Callable[[Request], Awaitable[Response]]
+                                  ) -> Response:
+    """Security headers on every answer; an access log line without the query string (a wall
+    URL may carry ?token=)."""
+    start = time.perf_counter()
+    response = await call_next(request)
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    log.info("%s %s %d %.1fms", request.method, request.url.path, response.status_code,
+             (time.perf_counter() - start) * 1000)
+    return response

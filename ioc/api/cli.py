@@ -1,0 +1,40 @@
+"""`ioc serve`: run the API, live feed and wall page with uvicorn."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ioc.settings import Settings, SettingsError
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
+    p = sub.add_parser("serve", help="serve the REST API, the live feed and the wall page")
+    p.add_argument("--host", help="address to bind (default IOC_API_HOST or 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default IOC_API_PORT or 8080)")
+    p.add_argument("--cors-origin", action="append", default=[], metavar="ORIGIN",
+                   help="allow browser calls from this origin (repeatable; default: none)")
+    p.set_defaults(func=cmd_serve)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ioc.api.app import create_app
+    from ioc.db import make_pool
+
+    try:
+        settings = Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    host = args.host or settings.api_host
+    port = settings.api_port if args.port is None else args.port
+    pool = make_pool(settings.database_url, min_size=2, max_size=20, app="ioc-api")
+    app = create_app(settings, pool, cors_origins=args.cors_origin)
+    print(f"IOC API on http://{host}:{port}/ (wall: /wall#token=..., docs: /api/docs)",
+          file=sys.stderr)
+    # uvicorn's access log prints query strings, which may hold a wall's token: ours does not.
+    uvicorn.run(app, host=host, port=port, access_log=False, log_config=None,
+                ws_ping_interval=20, ws_ping_timeout=20, proxy_headers=False)
+    return 0

@@ -1,0 +1,158 @@
+"""What the wall and other live clients see: a snapshot on connect, then deltas.
+
+Deltas come from ioc_events notifications (status, alert, kpi) and from a periodic refresh, which
+also turns a system grey when its data goes stale (nobody sends an event for silence).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from psycopg_pool import AsyncConnectionPool
+
+from ioc.api.live import dumps
+from ioc.api.sources import SourceUnavailable
+from ioc.api.sources import alerts as alert_source
+from ioc.api.sources import kpi as kpi_source
+from ioc.api.status import SYSTEMS, StatusReader
+
+log = logging.getLogger(__name__)
+PROVINCE_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
+OPEN_STATES = ["pending", "firing"]
+
+
+def day_start(now: datetime, tz: ZoneInfo = PROVINCE_TZ) -> datetime:
+    """Midnight of `now`'s day in the province's time zone (the wall's "today")."""
+    local = now.astimezone(tz)
+    return local.replace(hour=0, minute=0, second=0, microsecond=0)
+
+
+class WallFeed:
+    """Builds snapshots and deltas; remembers what it last published to send only changes."""
+
+    def __init__(self, pool: AsyncConnectionPool, status: StatusReader,
+                 clock: Callable[[], datetime], *, heartbeat_s: float = 15.0,
+                 refresh_s: float = 5.0, kpi_every_s: float = 60.0,
+                 wall_kpis: Sequence[str] | None = None, snapshot_ttl_s: float = 1.0) -> None:
+        self._pool = pool
+        self._status = status
+        self._clock = clock
+        self.heartbeat_s = heartbeat_s
+        self.refresh_s = refresh_s
+        self.kpi_every_s = kpi_every_s
+        self._wall_kpis = list(wall_kpis) if wall_kpis is not None else None
+        self._snapshot_ttl_s = snapshot_ttl_s
+        self._cached: tuple[float, dict[str, Any]] | None = None
+        self._lock = asyncio.Lock()
+        self._last_systems: dict[str, str] = {}
+        self._last_kpis = ""
+
+    async def snapshot(self) -> dict[str, Any]:
+        """The full picture, shared by clients connecting within `snapshot_ttl_s`."""
+        async with self._lock:
+            if self._cached and time.monotonic() - self._cached[0] < self._snapshot_ttl_s:
+                return self._cached[1]
+            now = self._clock()
+            systems = await self._status.systems(now)
+            snap = {
+                "type": "snapshot", "at": now, "heartbeat_s": self.heartbeat_s,
+                "systems": systems, "alerts": await self.open_alerts(),
+                **await self.indicators(now),
+            }
+            self._cached = (time.monotonic(), snap)
+            return snap
+
+    async def on_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Deltas for one ioc_events notification."""
+        kind = event.get("type")
+        if kind == "status":
+            return await self.status_changes()
+        if kind == "alert":
+            return [{"type": "alerts", "at": self._clock(), "alerts": await self.open_alerts()}]
+        if kind == "kpi":
+            return await self.kpi_changes(force=True)
+        if kind == "resync":
+            self._cached = None
+            return [await self.snapshot()]
+        return []
+
+    async def status_changes(self) -> list[dict[str, Any]]:
+        """A `status` message for each system whose document changed since last published."""
+        now = self._clock()
+        out = []
+        for system in await self._status.systems(now):
+            text = dumps(system)
+            if self._last_systems.get(system["system"]) != text:
+                self._last_systems[system["system"]] = text
+                out.append({"type": "status", "at": now, "system": system})
+        return out
+
+    async def kpi_changes(self, force: bool = False) -> list[dict[str, Any]]:
+        now = self._clock()
+        indicators = await self.indicators(now)
+        text = dumps(indicators)
+        if text == self._last_kpis and not force:
+            return []
+        self._last_kpis = text
+        return [{"type": "kpis", "at": now, **indicators}]
+
+    async def open_alerts(self) -> list[dict[str, Any]]:
+        try:
+            async with self._pool.connection() as conn:
+                return await alert_source.list_alerts(conn, states=OPEN_STATES, severity=None,
+                                                      system=None, limit=50)
+        except SourceUnavailable:
+            return []
+
+    async def indicators(self, now: datetime) -> dict[str, Any]:
+        """Today's KPIs against their targets and each system's availability, via `ioc_kpi`."""
+        start = day_start(now)
+        kpis: list[dict[str, Any]] = []
+        availability: dict[str, float | None] = {}
+        try:
+            async with self._pool.connection() as conn:
+                for system in SYSTEMS:
+                    rows = await kpi_source.read(conn, "availability", start, now,
+                                                 {"system": system})
+                    availability[system] = rows[0]["value"] if rows else None
+                for d in await kpi_source.definitions(conn):
+                    if self._wall_kpis is not None and d["id"] not in self._wall_kpis:
+                        continue
+                    rows = await kpi_source.read(conn, d["id"], start, now, {})
+                    row = next((r for r in rows if not r["labels"]), rows[0] if rows else None)
+                    kpis.append({**d, "from": start, "to": now,
+                                 "value": row["value"] if row else None})
+        except (SourceUnavailable, kpi_source.UnknownKpi) as exc:
+            log.debug("wall KPIs unavailable: %s", exc)
+        return {"kpis": kpis, "availability": availability}
+
+    async def tick(self, elapsed_s: float) -> list[dict[str, Any]]:
+        """Periodic deltas: status every refresh, KPIs every `kpi_every_s`."""
+        out = await self.status_changes()
+        if elapsed_s % self.kpi_every_s < self.refresh_s:
+            out += await self.kpi_changes()
+        return out
+
+
+async def run_ticker(feed: WallFeed, publish: Callable[[dict[str, Any]], None],
+                     clock: Callable[[], datetime]) -> None:
+    """Heartbeats and periodic refreshes for the hub, forever."""
+    started = time.monotonic()
+    next_beat = started
+    while True:
+        try:
+            for message in await feed.tick(time.monotonic() - started):
+                publish(message)
+        except Exception:  # keep the wall alive through a transient database error
+            log.exception("live refresh failed")
+        if time.monotonic() >= next_beat:
+            publish({"type": "heartbeat", "at": clock()})
+            next_beat += feed.heartbeat_s
+        await asyncio.sleep(min(feed.refresh_s, max(0.0, next_beat - time.monotonic())))
+

@@ -1,0 +1,55 @@
+"""The built-in wall page (static files, no build step) and the `/ws/live` feed."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from fastapi import APIRouter, HTTPException, WebSocket
+from fastapi.responses import Response
+
+from ioc.api.auth import AuthError, client_address, websocket_secret
+from ioc.api.deps import Services
+from ioc.api.live import dumps
+
+router = APIRouter()
+_FILES = {"wall.js": "text/javascript; charset=utf-8", "wall.css": "text/css; charset=utf-8",
+          "favicon.svg": "image/svg+xml"}
+
+
+def _static(name: str) -> bytes:
+    return (resources.files("ioc.api") / "static" / name).read_bytes()
+
+
+@router.get("/wall", include_in_schema=False)
+async def wall() -> Response:
+    """The wall page; it reads its token from the URL fragment or ?token= (kiosks)."""
+    return Response(_static("wall.html"), media_type="text/html; charset=utf-8",
+                    headers={"Cache-Control": "no-cache"})
+
+
+@router.get("/wall/{name}", include_in_schema=False)
+async def wall_asset(name: str) -> Response:
+    if name not in _FILES:
+        raise HTTPException(404, "not found")
+    return Response(_static(name), media_type=_FILES[name],
+                    headers={"Cache-Control": "no-cache"})
+
+
+@router.websocket("/ws/live")
+async def live(ws: WebSocket) -> None:
+    """Snapshot on connect, then deltas; a viewer token is required."""
+    svc: Services = ws.app.state.services
+    secret, protocol = websocket_secret(ws)
+    try:
+        principal = await svc.auth.authenticate(secret, client_address(ws), "viewer")
+    except AuthError as exc:
+        # Closing before accepting makes the server answer the handshake with HTTP 403.
+        await ws.close(code=1008, reason=exc.reason)
+        return
+    await ws.accept(subprotocol=protocol)
+    client = svc.hub.add(principal)
+    try:
+        await ws.send_text(dumps(await svc.feed.snapshot()))
+        await svc.hub.serve(ws, client)
+    finally:
+        svc.hub.remove(client)

@@ -1,0 +1,176 @@
+"""Routing, grouping and enqueueing: which channels hear about an alert, and when.
+
+Runs inside the engine's transaction, so a transition and the notifications it causes are
+committed together (the transactional outbox). It is level-triggered: every cycle it compares
+each firing alert with what its episode has been sent (`alert_notified`) and enqueues what is
+missing: the first message per channel, escalation steps whose time has come, repeats. A restart
+therefore neither forgets a notification nor sends one twice.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from alerts.oncall import Recipient, step_recipients
+from alerts.silence import Muter
+from ioc.config.model import ProvinceConfig
+from ioc.config.routing import Route
+
+
+@dataclass(frozen=True)
+class Planned:
+    """A recipient an alert should reach now, with the route that decided it."""
+
+    to: Recipient
+    route: Route
+
+
+def routing_labels(row: Mapping[str, Any]) -> dict[str, str]:
+    """The labels routes, silences and windows match: the alert's plus severity and rule."""
+    return {**row["labels"], "severity": row["severity"], "rule": row["rule_id"]}
+
+
+def group_key(route: Route, labels: Mapping[str, str]) -> str:
+    """Alerts of one route with equal `group_by` labels share messages."""
+    values = {k: labels.get(k, "") for k in route.group_by or ()}
+    where = ",".join(str(m) for m in route.matchers)
+    return f"{{{where}}}:" + json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
+def plan(cfg: ProvinceConfig, row: Mapping[str, Any], now: datetime) -> list[Planned]:
+    """Everyone a firing alert should have reached by `now` (escalation stops at an ack)."""
+    labels = routing_labels(row)
+    found: dict[tuple[str, str], Planned] = {}
+    for route in cfg.routing.match(labels):
+        recipients = [Recipient(name) for name in route.channels or ()]
+        if route.escalation is not None and row["acked_at"] is None:
+            policy = cfg.oncall.policy(route.escalation)
+            for level, step in enumerate(policy.steps, start=1):
+                if row["firing_at"] + step.after <= now:
+                    recipients += step_recipients(cfg, step, level, now)
+        for to in recipients:
+            found.setdefault((to.channel, to.recipient), Planned(to, route))
+    return list(found.values())
+
+
+def event(row: Mapping[str, Any], kind: str, key: str, level: int,
+          rule_name: str) -> dict[str, Any]:
+    """One alert event as stored in a message (rendered by each notifier at send time)."""
+    def iso(value: datetime | None) -> str | None:
+        return value.isoformat() if value else None
+
+    return {
+        "key": key, "kind": kind, "status": "resolved" if kind == "resolved" else "firing",
+        "fingerprint": row["fingerprint"], "rule_id": row["rule_id"], "rule": rule_name,
+        "labels": row["labels"], "annotations": row["annotations"], "severity": row["severity"],
+        "value": row["value"], "level": level, "episode": row["episode"],
+        "started_at": iso(row["started_at"]), "firing_at": iso(row["firing_at"]),
+        "resolved_at": iso(row["resolved_at"]),
+    }
+
+
+async def enqueue(conn: AsyncConnection[Any], cfg: ProvinceConfig, to: Recipient, group: str,
+                  ev: dict[str, Any], due_at: datetime, now: datetime) -> None:
+    """Add an event to the group's message still waiting to go out, or start a new message.
+
+    Only a message never attempted takes new events: one whose send may have reached the
+    receiver keeps exactly the events (and the idempotency key) it was first sent with.
+    """
+    channel = cfg.channel(to.channel)
+    state = "pending" if channel.enabled else "skipped"
+    async with conn.cursor() as cur:
+        if state == "pending":
+            await cur.execute(
+                "UPDATE notifications SET events = events || %s::jsonb WHERE id = ("
+                " SELECT id FROM notifications WHERE state = 'pending' AND attempts = 0"
+                " AND channel = %s AND recipient = %s AND group_key = %s"
+                " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)",
+                (json.dumps([ev], ensure_ascii=False), to.channel, to.recipient, group))
+            if cur.rowcount == 1:
+                return
+        await cur.execute(
+            "INSERT INTO notifications (idempotency_key, channel, recipient, group_key, events,"
+            " state, due_at, created_at) VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s)"
+            " ON CONFLICT (idempotency_key) DO NOTHING",
+            (ev["key"], to.channel, to.recipient, group, json.dumps([ev], ensure_ascii=False),
+             state, due_at, now))
+
+
+def _key(row: Mapping[str, Any], transition: int, to: Recipient, repeat: int = 0) -> str:
+    base = f"{row['fingerprint']}:{transition}:{to.channel}:{to.recipient}"
+    return f"{base}:r{repeat}" if repeat else base
+
+
+async def notify_firing(conn: AsyncConnection[Any], cfg: ProvinceConfig, mutes: Muter,
+                        rule_names: Mapping[str, str], now: datetime) -> int:
+    """Enqueue what each firing alert's episode still lacks; returns events enqueued."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("SELECT * FROM alerts WHERE state = 'firing'")
+        alerts = await cur.fetchall()
+        await cur.execute("SELECT n.* FROM alert_notified n JOIN alerts a USING (fingerprint)"
+                          " WHERE a.state = 'firing'")
+        sent = {(r["fingerprint"], r["channel"], r["recipient"]): r
+                for r in await cur.fetchall()}
+    count = 0
+    for row in alerts:
+        if mutes.mutes(routing_labels(row)):
+            continue
+        for p in plan(cfg, row, now):
+            done = sent.get((row["fingerprint"], p.to.channel, p.to.recipient))
+            count += await _bring_up_to_date(conn, cfg, row, p, done, rule_names, now)
+    return count
+
+
+async def _bring_up_to_date(conn: AsyncConnection[Any], cfg: ProvinceConfig,
+                            row: Mapping[str, Any], p: Planned, done: Mapping[str, Any] | None,
+                            rule_names: Mapping[str, str], now: datetime) -> int:
+    group = group_key(p.route, routing_labels(row))
+    name = rule_names.get(row["rule_id"], row["rule_id"])
+    if done is None or done["episode"] != row["episode"]:
+        kind = "escalation" if p.to.level else "firing"
+        ev = event(row, kind, _key(row, row["episode"], p.to), p.to.level, name)
+        await enqueue(conn, cfg, p.to, group, ev, now + (p.route.group_wait or timedelta(0)), now)
+        await conn.execute(
+            "INSERT INTO alert_notified (fingerprint, channel, recipient, episode, level,"
+            " group_key, send_resolved, sends, last_at) VALUES (%s, %s, %s, %s, %s, %s, %s, 1, %s)"
+            " ON CONFLICT (fingerprint, channel, recipient) DO UPDATE SET episode ="
+            " EXCLUDED.episode, level = EXCLUDED.level, group_key = EXCLUDED.group_key,"
+            " send_resolved = EXCLUDED.send_resolved, sends = 1, last_at = EXCLUDED.last_at",
+            (row["fingerprint"], p.to.channel, p.to.recipient, row["episode"], p.to.level,
+             group, bool(p.route.send_resolved), now))
+        return 1
+    repeat = p.route.repeat_interval
+    if row["acked_at"] is not None or repeat is None or now - done["last_at"] < repeat:
+        return 0
+    ev = event(row, "repeat", _key(row, row["episode"], p.to, done["sends"]), p.to.level, name)
+    await enqueue(conn, cfg, p.to, group, ev, now, now)
+    await conn.execute("UPDATE alert_notified SET sends = sends + 1, last_at = %s"
+                       " WHERE fingerprint = %s AND channel = %s AND recipient = %s",
+                       (now, row["fingerprint"], p.to.channel, p.to.recipient))
+    return 1
+
+
+async def notify_resolved(conn: AsyncConnection[Any], cfg: ProvinceConfig,
+                          row: Mapping[str, Any], transition: int, rule_name: str,
+                          now: datetime) -> int:
+    """Tell everyone who heard about the episode that it is over (where routes want that)."""
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute("DELETE FROM alert_notified WHERE fingerprint = %s RETURNING *",
+                          (row["fingerprint"],))
+        told = await cur.fetchall()
+    count = 0
+    for t in told:
+        if not t["send_resolved"] or t["channel"] not in cfg.channels_by_name:
+            continue
+        to = Recipient(t["channel"], t["recipient"], t["level"])
+        ev = event(row, "resolved", _key(row, transition, to), t["level"], rule_name)
+        await enqueue(conn, cfg, to, t["group_key"], ev, now, now)
+        count += 1
+    return count

@@ -1,0 +1,183 @@
+"""The evaluation loop: rules → samples → state machine → stored transitions → outbox.
+
+One engine evaluates at a time (a PostgreSQL advisory lock held on its own connection); others
+wait as hot standbys. Everything a cycle decides is committed in one transaction, so a crash
+either leaves no trace of the cycle or all of it, and the next cycle carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection
+
+from alerts import store, template
+from alerts.dispatch import notify_firing, notify_resolved
+from alerts.rules import KINDS, Context, RuleError, Sample
+from alerts.silence import active_mutes, sync_config_maintenance
+from alerts.state import AlertState, Damping, step
+from ioc.config.model import ProvinceConfig
+from ioc.config.rules import RuleBase
+
+log = logging.getLogger(__name__)
+
+ENGINE_LOCK = 0x10C_A1E7
+MAINTENANCE_SYNC = timedelta(hours=1)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class CycleReport:
+    """What one cycle did (logged, and asserted on by tests)."""
+
+    evaluated: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    transitions: int = 0
+    notifications: int = 0
+
+
+def damping(rule: RuleBase) -> Damping:
+    """The state-machine settings of a rule."""
+    return Damping(for_=rule.for_, failure_threshold=rule.failure_threshold,
+                   success_threshold=rule.success_threshold)
+
+
+class Engine:
+    """Evaluates the configured rules and keeps alert state in the database."""
+
+    def __init__(self, conn: AsyncConnection[Any], cfg: ProvinceConfig, *,
+                 instance: str | None = None) -> None:
+        self.conn = conn
+        self.cfg = cfg
+        self.instance = instance or f"{socket.gethostname()}:{id(self):x}"
+        self._next: dict[str, datetime] = {}
+        self._memory: dict[str, AlertState] = {}  # inactive alerts counting failures
+        self._synced_at: datetime | None = None
+        self._started_at: datetime | None = None
+        self.rule_names = {r.id: r.name for r in cfg.rules}
+
+    async def cycle(self, now: datetime) -> CycleReport:
+        """Evaluate the rules that are due at `now` and act on the result."""
+        report = CycleReport()
+        results = await self._evaluate_due(now, report)
+        async with self.conn.transaction():
+            await self._sync_maintenance(now)
+            rows = await store.load(self.conn, list(results), now, Damping().flap_window)
+            for rule_id, samples in results.items():
+                await self._apply(self.cfg.rule(rule_id), samples, rows, now, report)
+            mutes = await active_mutes(self.conn, now)
+            report.notifications += await notify_firing(self.conn, self.cfg, mutes,
+                                                        self.rule_names, now)
+            await self._heartbeat(now)
+        return report
+
+    async def _evaluate_due(self, now: datetime, report: CycleReport) -> dict[str, list[Sample]]:
+        ctx = Context(now=now, timezone=self.cfg.province.tz)
+        results: dict[str, list[Sample]] = {}
+        for rule in self.cfg.rules:
+            if not rule.enabled or self._next.get(rule.id, now) > now:
+                continue
+            self._next[rule.id] = now + rule.interval
+            try:
+                results[rule.id] = await KINDS[rule.kind].evaluate(self.conn, rule, ctx)
+            except (RuleError, psycopg.Error) as exc:
+                # the rule's alerts keep their state: an evaluation error is not a recovery
+                report.failed[rule.id] = str(exc)
+                log.warning("rule %s failed: %s", rule.id, exc)
+                continue
+            report.evaluated.append(rule.id)
+        return results
+
+    async def _apply(self, rule: RuleBase, samples: list[Sample],
+                     rows: Mapping[str, dict[str, Any]], now: datetime,
+                     report: CycleReport) -> None:
+        seen: dict[str, tuple[dict[str, str], Sample]] = {}
+        for s in samples:
+            labels = template.rule_labels(rule, s.labels)
+            seen[store.fingerprint(rule.id, labels)] = (labels, s)
+        for fp, old in rows.items():
+            if old["rule_id"] == rule.id and fp not in seen and old["state"] != "resolved":
+                # a series that vanished from the result no longer meets the condition
+                seen[fp] = (old["labels"], Sample(old["labels"], None, False, old["severity"]))
+        d = damping(rule)
+        for fp, (labels, s) in seen.items():
+            row = rows.get(fp)
+            prev = store.to_state(row) if row else self._memory.get(fp, AlertState())
+            new, transitions = step(prev, s.active, s.value, d, now)
+            if new == prev:
+                continue
+            if new.state == "inactive" and not transitions:
+                self._memory[fp] = new  # counting towards the failure threshold
+                continue
+            self._memory.pop(fp, None)
+            await self._save(rule, fp, labels, s.severity or rule.severity, new, transitions,
+                             now, report)
+
+    async def _save(self, rule: RuleBase, fp: str, labels: dict[str, str], severity: str,
+                    new: AlertState, transitions: list[Any], now: datetime,
+                    report: CycleReport) -> None:
+        status = "resolved" if new.state == "resolved" else "firing"
+        variables = template.variables(rule, labels, new.value, severity, status,
+                                       new.started_at)
+        change = store.Change(fp, rule.id, labels, template.render_annotations(rule, variables),
+                              severity, new, transitions)
+        row, ids = await store.save(self.conn, change, now)
+        report.transitions += len(ids)
+        for tid, (before, after) in ids:
+            log.info("alert %s %s: %s -> %s", rule.id, fp, before, after)
+            if after == "resolved" and row is not None:
+                report.notifications += await notify_resolved(self.conn, self.cfg, row, tid,
+                                                              rule.name, now)
+
+    async def _sync_maintenance(self, now: datetime) -> None:
+        if self._synced_at is not None and now - self._synced_at < MAINTENANCE_SYNC:
+            return
+        n = await sync_config_maintenance(self.conn, self.cfg.maintenance,
+                                          self.cfg.province.tz, now)
+        self._synced_at = now
+        log.debug("maintenance windows from config: %d occurrences ahead", n)
+
+    async def _heartbeat(self, now: datetime) -> None:
+        self._started_at = self._started_at or now
+        await self.conn.execute(
+            "INSERT INTO alert_engine_heartbeats (instance, started_at, seen_at)"
+            " VALUES (%s, %s, %s) ON CONFLICT (instance) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+            (self.instance, self._started_at, now))
+
+
+async def hold_leadership(conn: AsyncConnection[Any]) -> bool:
+    """Try to become the one evaluating engine (held until `conn` closes)."""
+    cur = await conn.execute("SELECT pg_try_advisory_lock(%s)", (ENGINE_LOCK,))
+    row = await cur.fetchone()
+    return bool(row and row[0])
+
+
+async def run_engine(engine: Engine, lock_conn: AsyncConnection[Any], clock: Clock,
+                     tick: float, stop: asyncio.Event) -> None:
+    """Evaluate every `tick` seconds while leader, until `stop` is set."""
+    leader = False
+    while not stop.is_set():
+        try:
+            leader = leader or await hold_leadership(lock_conn)
+            if leader:
+                report = await engine.cycle(clock())
+                if report.transitions or report.notifications:
+                    log.info("cycle: %d rules, %d transitions, %d notifications",
+                             len(report.evaluated), report.transitions, report.notifications)
+        except Exception:  # the loop must survive a lost connection; it retries next tick
+            log.exception("evaluation cycle failed")
+        try:
+            await asyncio.wait_for(stop.wait(), timeout=tick)
+        except TimeoutError:
+            pass

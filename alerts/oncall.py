@@ -1,0 +1,62 @@
+"""On-call: who is on duty now, and whom each escalation step notifies.
+
+A person is reached through the first enabled channel of each kind they have a contact for:
+their Telegram chat through the first Telegram channel (its bot), their address through the
+first e-mail channel (its SMTP server).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from ioc.config.model import ProvinceConfig
+from ioc.config.oncall import EscalationStep, Person
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One destination of a notification: a channel, and an address overriding its default."""
+
+    channel: str
+    recipient: str = ""  # '' = the channel's configured chat/addresses
+    level: int = 0       # 0 = the route's channels; n = escalation step n
+    person: str = ""
+
+
+def oncall_now(cfg: ProvinceConfig, now: datetime) -> list[dict[str, Any]]:
+    """Who is on call in each rotation at `now` (for the API and the wall)."""
+    tz = cfg.province.tz
+    result = []
+    for rotation in cfg.oncall.rotations:
+        person = cfg.oncall.on_call(rotation.id, now, tz)
+        scheduled = rotation.scheduled(now, tz)
+        result.append({"rotation": rotation.id, "rotation_name": rotation.name,
+                       "person": person.id, "name": person.name, "email": person.email,
+                       "phone": person.phone, "override": person.id != scheduled})
+    return result
+
+
+def person_recipients(cfg: ProvinceConfig, person: Person, level: int) -> list[Recipient]:
+    """The channels and addresses that reach one person."""
+    found = []
+    for kind, address in (("telegram", person.telegram_chat_id), ("email", person.email)):
+        if not address:
+            continue
+        channel = next((c for c in cfg.channels if c.kind == kind and c.enabled), None)
+        if channel is not None:
+            found.append(Recipient(channel.name, address, level, person.id))
+    return found
+
+
+def step_recipients(cfg: ProvinceConfig, step: EscalationStep, level: int,
+                    now: datetime) -> list[Recipient]:
+    """Everyone an escalation step notifies at `now` (the rotation's on-call person included)."""
+    people = list(step.people)
+    if step.rotation is not None:
+        people.insert(0, cfg.oncall.on_call(step.rotation, now, cfg.province.tz).id)
+    found = [Recipient(name, "", level) for name in step.channels]
+    for person_id in dict.fromkeys(people):
+        found.extend(person_recipients(cfg, cfg.oncall.person(person_id), level))
+    return found

@@ -1,0 +1,1 @@
+"""Grafana: provisioning, dashboards generated from the config, and `ioc grafana push`."""

@@ -161,10 +161,10 @@ class CollectorService:
                      self.options.identity, self.options.shard_text)
             await stop.wait()
             log.info("stopping: finishing collections under way, then flushing")
-            await self.scheduler.stop(self.options.grace_s)
             for task in loops:
                 task.cancel()
             await asyncio.gather(*loops, return_exceptions=True)
+            await self.scheduler.stop(self.options.grace_s)
             await self.writer.stop(writer_task)
         await self.writer.close()
         await self.http.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -51,3 +52,19 @@ async def tls_url(tmp_path: Path) -> AsyncIterator[str]:
     await site.start()
     yield f"https://127.0.0.1:{runner.addresses[0][1]}/"
     await runner.cleanup()
+
+
+def write_config(directory: Path, targets: list[dict[str, object]]) -> Path:
+    """A config directory with a province and these targets (YAML is a superset of JSON)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    (directory / "province.yaml").write_text(
+        'province: {name: "Tỉnh Thử", code: T01}\n', encoding="utf-8")
+    (directory / "targets.yaml").write_text(json.dumps({"targets": targets}, ensure_ascii=False),
+                                            encoding="utf-8")
+    return directory
+
+
+def http_target(target_id: str, url: str, **fields: object) -> dict[str, object]:
+    """A target entry of kind http with short interval and timeout."""
+    return {"id": target_id, "kind": "http", "system": "portal", "name": target_id, "url": url,
+            "interval": "1s", "timeout": "500ms", "jitter": "0s", **fields}

@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-
 from prometheus_client import CollectorRegistry
 
 from collectors.fetch import HttpClient

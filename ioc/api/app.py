@@ -23,6 +23,7 @@ from ioc.api.ratelimit import FailureLimiter
 from ioc.api.routes import admin, alerts, ops, status, wall
 from ioc.api.sources import SourceUnavailable
 from ioc.api.status import StatusReader, StatusRules
+from ioc.config.model import ProvinceConfig
 from ioc.settings import Settings
 
 log = logging.getLogger("ioc.api")
@@ -49,8 +50,12 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
                cors_origins: Sequence[str] = (),
                heartbeat_s: float = 15.0, refresh_s: float = 5.0,
                queue_size: int = 64, send_timeout_s: float = 5.0,
-               wall_kpis: Sequence[str] | None = None) -> FastAPI:
-    """Build the app; `pool` is opened (if needed) and the live feed started on startup."""
+               wall_kpis: Sequence[str] | None = None,
+               config: Callable[[], ProvinceConfig | None] = lambda: None) -> FastAPI:
+    """Build the app; `pool` is opened (if needed) and the live feed started on startup.
+
+    `config` returns the province config in use (push targets, on-call rota), or None.
+    """
     metrics = api_metrics.ApiMetrics()
     limiter = limiter or FailureLimiter(clock=time.monotonic)
     reader = StatusReader(pool, status_rules)
@@ -60,7 +65,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
               send_timeout_s=send_timeout_s)
     svc = Services(settings=settings, pool=pool, clock=clock, metrics=metrics,
                    auth=Authenticator(pool, limiter, clock, metrics), status=reader,
-                   feed=feed, hub=hub)
+                   feed=feed, hub=hub, config=config)
     app = FastAPI(
         title="IOC API", version="1",
         description="Smart operations centre: status, KPIs, alerts, silences, reports, push "

@@ -15,7 +15,8 @@ from ioc.api.metrics import ApiMetrics
 from ioc.api.ratelimit import FailureLimiter
 from ioc.api.tokens import Role
 
-# viewer < operator < admin; ingest stands apart (push only), admin may do everything.
+# viewer < operator < admin; ingest stands apart: push only, and only it may push (a push is
+# attributed to the push target that names the token).
 _RANK: dict[str, int] = {"viewer": 1, "operator": 2, "admin": 3}
 WS_PROTOCOL = "ioc.v1"
 WS_BEARER_PREFIX = "bearer."
@@ -26,7 +27,7 @@ bearer = HTTPBearer(auto_error=False, description="an API token: `ioc token crea
 def allows(have: Role, need: Role) -> bool:
     """Whether a token of role `have` may use a route that needs `need`."""
     if need == "ingest":
-        return have in ("ingest", "admin")
+        return have == "ingest"
     return _RANK.get(have, 0) >= _RANK[need]
 
 

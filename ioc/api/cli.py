@@ -21,6 +21,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ioc.api.app import create_app
+    from ioc.config.holder import ConfigHolder
+    from ioc.config.issues import ConfigError
     from ioc.db import make_pool
 
     try:
@@ -30,8 +32,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     host = args.host or settings.api_host
     port = settings.api_port if args.port is None else args.port
+    try:
+        holder = ConfigHolder(settings.config_dir)
+    except ConfigError as exc:
+        print(f"error: the province config in {settings.config_dir} is invalid:\n{exc}",
+              file=sys.stderr)
+        return 2
     pool = make_pool(settings.database_url, min_size=2, max_size=20, app="ioc-api")
-    app = create_app(settings, pool, cors_origins=args.cors_origin)
+    app = create_app(settings, pool, cors_origins=args.cors_origin,
+                     config=lambda: holder.config)
     print(f"IOC API on http://{host}:{port}/ (wall: /wall#token=..., docs: /api/docs)",
           file=sys.stderr)
     # uvicorn's access log prints query strings, which may hold a wall's token: ours does not.

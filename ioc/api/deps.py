@@ -16,6 +16,7 @@ from ioc.api.feed import WallFeed
 from ioc.api.live import Hub
 from ioc.api.metrics import ApiMetrics
 from ioc.api.status import StatusReader
+from ioc.config.model import ProvinceConfig
 from ioc.settings import Settings
 
 MAX_WINDOW = timedelta(days=400)
@@ -33,6 +34,7 @@ class Services:
     status: StatusReader
     feed: WallFeed
     hub: Hub
+    config: Callable[[], ProvinceConfig | None]
 
 
 def services(request: Request) -> Services:

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from ioc.api.tokens import Role
 
 _METRIC = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
 _LABEL = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
-MAX_PUSH = 5000
+MAX_PUSH = 10_000
 
 
 class Body(BaseModel):
@@ -152,41 +151,40 @@ class Silence(BaseModel):
     created_by: str
     comment: str
     active: bool
+    created_at: datetime | None = None
+    source: str | None = None
 
 
 class OnCall(BaseModel):
+    rotation: str
+    rotation_name: str | None = None
+    person: str
     name: str
-    contact: str | None = None
-    until: datetime | None = None
+    email: str | None = None
+    phone: str | None = None
+    override: bool = False
 
 
 class Report(BaseModel):
     id: int
-    week_start: Any
-    lang: str | None
-    created_at: datetime | None
+    kind: str
+    period: str = Field(description="ISO week, e.g. 2026-W47")
+    language: str
+    version: int
+    period_from: datetime
+    period_to: datetime
+    created_at: datetime
+    published_at: datetime | None
+    has_pdf: bool
 
 
 class PushSample(Body):
-    name: str = Field(max_length=200, pattern=_METRIC.pattern)
-    labels: dict[str, str] = Field(default_factory=dict, max_length=30)
+    metric: str = Field(max_length=200, pattern=_METRIC.pattern,
+                        description="one of the metrics the push target allows")
+    labels: dict[str, str] = Field(default_factory=dict, max_length=32)
     value: float
-    time: AwareDatetime | None = Field(None, description="default: when received")
-
-    @field_validator("value")
-    @classmethod
-    def _finite(cls, v: float) -> float:
-        if not math.isfinite(v):
-            raise ValueError("value must be a finite number")
-        return v
-
-    @field_validator("labels")
-    @classmethod
-    def _label_names(cls, v: dict[str, str]) -> dict[str, str]:
-        for key, val in v.items():
-            if not _LABEL.match(key) or len(key) > 100 or len(val) > 500:
-                raise ValueError(f"invalid label {key[:100]!r}: names are letters, digits, _")
-        return v
+    time: AwareDatetime | None = Field(None, description="default: when received; at most 7 "
+                                       "days old or 5 minutes ahead")
 
 
 class PushRequest(Body):
@@ -194,8 +192,7 @@ class PushRequest(Body):
 
 
 class PushResult(BaseModel):
-    accepted: int
-    written: int
+    stored: int
 
 
 class TokenCreate(Body):

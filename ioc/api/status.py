@@ -1,6 +1,7 @@
 """Status of targets and systems from their latest probe results.
 
-A target is up or down from its latest probe; if that is older than twice its interval plus a
+A target is up or down from its latest probe (slow when it took longer than the system's
+latency objective); if that is older than twice its interval plus a
 grace period, or there is none, it is "nodata" (grey), never green. A system is the worst of its
 targets: down if a critical target is down; degraded if a target is slow, a non-critical one is
 down, or some (not all) have no data; nodata if none has data.
@@ -25,13 +26,14 @@ class StatusRules:
     """Thresholds for judging status (the province config may override the defaults)."""
 
     grace: timedelta = timedelta(seconds=10)
-    slow_ms: float = 3000.0
+    slow_ms: float = 3000.0  # when neither the target's labels nor the system's SLO say
 
 
 _LATEST = """
-SELECT t.id, t.system, t.kind, t.name, t.labels, t.interval_s,
+SELECT t.id, t.system, t.kind, t.name, t.labels, t.interval_s, o.latency_ms AS slo_ms,
        p.time AS checked_at, p.ok, p.reason, p.status_code, p.duration_ms
   FROM targets t
+  LEFT JOIN slo_objectives o ON o.system = t.system
   LEFT JOIN LATERAL (SELECT r.time, r.ok, r.reason, r.status_code, r.duration_ms
                        FROM probe_results r
                       WHERE r.target_id = t.id AND r.time <= %(now)s
@@ -47,7 +49,7 @@ def target_status(row: dict[str, Any], now: datetime, rules: StatusRules) -> dic
     checked_at: datetime | None = row["checked_at"]
     stale_at = checked_at + 2 * interval + rules.grace if checked_at else None
     labels = row["labels"] or {}
-    slow_ms = float(labels.get("slow_ms", rules.slow_ms))
+    slow_ms = float(labels.get("slow_ms") or row.get("slo_ms") or rules.slow_ms)
     state: State
     if checked_at is None or stale_at is None or now >= stale_at:
         state = "nodata"

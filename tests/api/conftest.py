@@ -11,6 +11,9 @@ import pytest
 
 from ioc import db
 from ioc.api import tokens
+from ioc.config.holder import ConfigHolder
+from ioc.config.model import ProvinceConfig
+from ioc.settings import PROJECT_ROOT
 
 from .server import ApiServer
 
@@ -34,13 +37,21 @@ def make_tokens(url: str, suffix: str = "") -> Tokens:
         now = datetime.now(UTC)
         async with await db.connect_async(url) as conn:
             made = {}
-            for role in ("viewer", "operator", "admin", "ingest"):
+            for role in ("viewer", "operator", "admin"):
                 _, made[role] = await tokens.create(conn, f"{role}{suffix}", role, now)
+            # The example config's push target names this token.
+            _, made["ingest"] = await tokens.create(conn, f"documents-push{suffix}", "ingest", now)
             gone, made["revoked"] = await tokens.create(conn, f"gone{suffix}", "admin", now)
             await tokens.revoke(conn, gone.id, now)
         return Tokens(**made)
 
     return asyncio.run(go())
+
+
+@pytest.fixture(scope="session")
+def province() -> ProvinceConfig:
+    """The example province config shipped in config/."""
+    return ConfigHolder(PROJECT_ROOT / "config", env={}).config
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +66,7 @@ def api_tokens(api_db: str) -> Tokens:
 
 
 @pytest.fixture(scope="module")
-def api_server(api_db: str) -> Iterator[ApiServer]:
-    server = ApiServer(api_db, heartbeat_s=1.0, refresh_s=0.5).start()
+def api_server(api_db: str, province: ProvinceConfig) -> Iterator[ApiServer]:
+    server = ApiServer(api_db, heartbeat_s=1.0, refresh_s=0.5, config=lambda: province).start()
     yield server
     server.stop()

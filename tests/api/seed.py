@@ -38,8 +38,8 @@ def add_alert(url: str, fingerprint: str, now: datetime, *, summary: str = "Port
     with db.connect(url) as conn:
         conn.execute(
             "INSERT INTO alerts (fingerprint, rule_id, labels, annotations, severity, state, "
-            "value, started_at, firing_at, updated_at) VALUES (%s, %s, %s, %s, %s, 'firing', "
-            "1, %s, %s, %s) ON CONFLICT (fingerprint) DO UPDATE SET "
+            "value, started_at, firing_at, updated_at, episode) VALUES (%s, %s, %s, %s, %s, "
+            "'firing', 1, %s, %s, %s, 1) ON CONFLICT (fingerprint) DO UPDATE SET "
             "annotations = EXCLUDED.annotations, state = 'firing'",
             (fingerprint, "portal-down", json.dumps({"system": system}),
              json.dumps({"summary": summary}), severity, now - timedelta(minutes=3),

@@ -14,6 +14,7 @@ import websockets
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from ioc.api.ratelimit import FailureLimiter
+from ioc.config.model import ProvinceConfig
 
 from .conftest import Tokens
 from .seed import add_alert, add_probe, add_target
@@ -28,7 +29,7 @@ def _body(path: str) -> object:
         return {"matchers": [{"label": "system", "value": "portal"}], "duration": "1h",
                 "comment": "maintenance"}
     if path == "/api/v1/push":
-        return {"samples": [{"name": "queue_depth", "labels": {"system": "portal"},
+        return {"samples": [{"metric": "documents_signing_total", "labels": {"agency": "stp"},
                              "value": 3}]}
     if path == "/api/v1/tokens":
         return {"name": f"made-{next(_names)}", "role": "viewer"}
@@ -47,6 +48,7 @@ ROUTES = [
     ("GET", "/api/v1/kpis/{kpi}", "/api/v1/kpis/availability", "viewer", 200),
     ("GET", "/api/v1/alerts", "/api/v1/alerts", "viewer", 200),
     ("POST", "/api/v1/alerts/{fingerprint}/ack", "/api/v1/alerts/fp-roles/ack", "operator", 200),
+    ("POST", "/api/v1/alerts/{fingerprint}/ack", "/api/v1/alerts/no-such/ack", "operator", 404),
     ("GET", "/api/v1/silences", "/api/v1/silences", "viewer", 200),
     ("POST", "/api/v1/silences", "/api/v1/silences", "operator", 201),
     ("POST", "/api/v1/silences/{silence_id}/expire", "/api/v1/silences/999999/expire",
@@ -71,18 +73,18 @@ def allowed(role: str, need: str) -> bool:
     if role in ("none", "revoked"):
         return False
     if need == "ingest":
-        return role in ("ingest", "admin")
+        return role == "ingest"
     return _RANK.get(role, 0) >= _RANK[need]
 
 
 @pytest.fixture(scope="module")
-def server(api_db: str) -> Iterator[ApiServer]:
+def server(api_db: str, province: ProvinceConfig) -> Iterator[ApiServer]:
     now = datetime.now(UTC)
     add_target(api_db, "portal-home", "portal")
     add_probe(api_db, "portal-home", now, True)
     add_alert(api_db, "fp-roles", now)
     limiter = FailureLimiter(limit=10_000, window_s=60, clock=lambda: 0.0)
-    srv = ApiServer(api_db, limiter=limiter).start()
+    srv = ApiServer(api_db, limiter=limiter, config=lambda: province).start()
     yield srv
     srv.stop()
 
@@ -98,7 +100,7 @@ def test_matrix_covers_every_route(server: ApiServer) -> None:
 
 
 @pytest.mark.parametrize(("method", "template", "path", "need", "ok"), ROUTES,
-                         ids=[f"{m} {t}" for m, t, *_ in ROUTES])
+                         ids=[f"{m} {p}" for m, _, p, *_ in ROUTES])
 def test_route_admits_exactly_the_roles_allowed(server: ApiServer, api_tokens: Tokens,
                                                 method: str, template: str, path: str,
                                                 need: str, ok: int) -> None:

@@ -48,12 +48,19 @@ async def download_report(_: Viewer, conn: Conn,
 
 
 @router.post("/push", response_model=PushResult, tags=["ingest"],
-             summary="Push samples from a system that sends its own")
-async def push(_: Ingest, conn: Conn, svc: Svc, body: PushRequest) -> dict[str, int]:
-    now = svc.clock()
-    samples = [{**s.model_dump(), "time": s.time or now} for s in body.samples]
-    written = await ingest_source.ingest(conn, samples)
-    return {"accepted": len(samples), "written": written}
+             summary="Push samples from a system that sends its own",
+             responses={403: {"description": "no push target uses this token's name"},
+                        422: {"description": "refused, with every problem listed"}})
+async def push(who: Ingest, conn: Conn, svc: Svc, body: PushRequest) -> dict[str, int]:
+    try:
+        target = ingest_source.target_for(svc.config, who.name)
+        payload = body.model_dump(mode="json", exclude_none=True)
+        stored = await ingest_source.ingest(conn, target, payload, svc.clock())
+    except ingest_source.NoPushTarget as exc:
+        raise HTTPException(403, str(exc)) from None
+    except ingest_source.PushRefused as exc:
+        raise HTTPException(422, exc.problems) from None
+    return {"stored": stored}
 
 
 @router.get("/tokens", response_model=list[TokenInfo], tags=["tokens"], summary="List tokens")

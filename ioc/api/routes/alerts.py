@@ -31,12 +31,17 @@ async def list_alerts(
 
 
 @router.post("/alerts/{fingerprint}/ack", response_model=Alert,
-             summary="Acknowledge an alert (stops escalation)")
+             summary="Acknowledge a firing alert (stops escalation)",
+             responses={404: {"description": "no such alert"},
+                        409: {"description": "the alert is not firing"}})
 async def acknowledge(who: Operator, conn: Conn, svc: Svc,
                       fingerprint: Annotated[str, Path(max_length=200)]) -> dict[str, Any]:
-    row = await source.acknowledge(conn, fingerprint, who.name, svc.clock())
+    try:
+        row = await source.acknowledge(conn, fingerprint, who.name, svc.clock())
+    except source.AlertConflict as exc:
+        raise HTTPException(409, str(exc)) from None
     if row is None:
-        raise HTTPException(404, "no unresolved alert with this fingerprint")
+        raise HTTPException(404, "no alert with this fingerprint")
     return row
 
 
@@ -53,13 +58,14 @@ async def list_silences(_: Viewer, conn: Conn, svc: Svc,
 @router.post("/silences", response_model=Silence, status_code=201, summary="Create a silence")
 async def create_silence(who: Operator, conn: Conn, svc: Svc,
                          body: SilenceCreate) -> dict[str, Any]:
+    now = svc.clock()
     try:
-        starts_at, ends_at = body.window(svc.clock())
-    except (ValueError, OverflowError) as exc:
+        starts_at, ends_at = body.window(now)
+        return await source.create_silence(
+            conn, matchers=[m.model_dump() for m in body.matchers], starts_at=starts_at,
+            ends_at=ends_at, created_by=who.name, comment=body.comment, now=now)
+    except (ValueError, OverflowError) as exc:  # SilenceError is a ValueError
         raise HTTPException(422, str(exc)) from None
-    return await source.create_silence(
-        conn, matchers=[m.model_dump() for m in body.matchers], starts_at=starts_at,
-        ends_at=ends_at, created_by=who.name, comment=body.comment)
 
 
 @router.post("/silences/{silence_id}/expire", response_model=Silence,
@@ -73,5 +79,5 @@ async def expire_silence(_: Operator, conn: Conn, svc: Svc,
 
 
 @router.get("/oncall", response_model=list[OnCall], summary="Who is on call now")
-async def on_call(_: Viewer, conn: Conn, svc: Svc) -> list[dict[str, Any]]:
-    return await source.on_call(conn, svc.clock())
+async def on_call(_: Viewer, svc: Svc) -> list[dict[str, Any]]:
+    return source.on_call(svc.config, svc.clock())

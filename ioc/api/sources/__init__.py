@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import psycopg
+from psycopg.rows import tuple_row
 
 
 class SourceUnavailable(RuntimeError):
@@ -21,3 +22,15 @@ async def installed(what: str) -> AsyncIterator[None]:
     except (psycopg.errors.UndefinedTable, psycopg.errors.UndefinedFunction):
         raise SourceUnavailable(f"{what} is not installed in this database "
                                 "(run `ioc db migrate`)") from None
+
+
+@asynccontextmanager
+async def tuple_rows(conn: psycopg.AsyncConnection) -> AsyncIterator[psycopg.AsyncConnection]:
+    """The connection with tuple rows for code that indexes rows by position (the API's pool
+    hands out dict rows), restored afterwards."""
+    saved = conn.row_factory
+    conn.row_factory = tuple_row
+    try:
+        yield conn
+    finally:
+        conn.row_factory = saved

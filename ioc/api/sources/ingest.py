@@ -1,49 +1,45 @@
-"""Push ingestion: samples sent by a monitored system, written like any collector's."""
+"""Push ingestion through the collectors' write path (`collectors.push.ingest`)."""
 
 from __future__ import annotations
 
-import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
 import psycopg
-from psycopg.rows import tuple_row
+
+from collectors import push
+from ioc.api.sources import tuple_rows
+from ioc.config.model import ProvinceConfig
+from ioc.config.targets import PushTarget
 
 
-async def ingest(conn: psycopg.AsyncConnection, samples: list[dict[str, Any]]) -> int:
-    """Write samples (name, labels, value, time) idempotently; returns how many were new.
-
-    Same write path as the collectors: series upsert, samples keyed (series, time), and the
-    touched minutes marked dirty in the same transaction so the rollups catch up.
-    """
-    written = 0
-    async with conn.transaction(), conn.cursor(row_factory=tuple_row) as cur:
-        ids: dict[tuple[str, str], int] = {}
-        for s in samples:
-            key = (s["name"], json.dumps(s["labels"], sort_keys=True))
-            if key not in ids:
-                await cur.execute(
-                    "INSERT INTO series (name, labels) VALUES (%s, %s::jsonb) "
-                    "ON CONFLICT (name, labels) DO UPDATE SET name = EXCLUDED.name RETURNING id",
-                    key,
-                )
-                row = await cur.fetchone()
-                assert row is not None
-                ids[key] = int(row[0])
-        for s in samples:
-            await cur.execute(
-                "INSERT INTO samples (time, series_id, value) VALUES (%s, %s, %s) "
-                "ON CONFLICT DO NOTHING",
-                (s["time"], ids[(s["name"], json.dumps(s["labels"], sort_keys=True))],
-                 s["value"]),
-            )
-            written += cur.rowcount
-        minutes = sorted({_minute(s["time"]) for s in samples})
-        await cur.executemany(
-            "INSERT INTO rollup_dirty (source, minute) VALUES ('sample', %s) "
-            "ON CONFLICT DO NOTHING", [(m,) for m in minutes])
-    return written
+class NoPushTarget(LookupError):
+    """No push target in the config names this token (HTTP 403)."""
 
 
-def _minute(at: datetime) -> datetime:
-    return at.replace(second=0, microsecond=0)
+class PushRefused(ValueError):
+    """The payload was refused item by item (HTTP 422); nothing was stored."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems[:10]))
+        self.problems = problems
+
+
+def target_for(config: Callable[[], ProvinceConfig | None], token_name: str) -> PushTarget:
+    """The push target whose `token_name` is this token's name."""
+    cfg = config()
+    for target in cfg.targets_of(PushTarget) if cfg is not None else []:
+        if target.token_name == token_name:
+            return target
+    raise NoPushTarget(f"no push target in the config has token_name {token_name!r}")
+
+
+async def ingest(conn: psycopg.AsyncConnection, target: PushTarget, payload: dict[str, Any],
+                 now: datetime) -> int:
+    """Validate and store one push for `target`; returns the samples stored."""
+    try:
+        async with tuple_rows(conn):
+            return await push.ingest(conn, target, payload, now=now)
+    except push.PushError as exc:
+        raise PushRefused(exc.problems) from None

@@ -1,4 +1,4 @@
-"""Weekly reports as stored by ioc/report (list and download)."""
+"""Weekly reports as stored by ioc/report in `reports` (list and download)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,9 @@ async def list_reports(conn: psycopg.AsyncConnection, limit: int) -> list[dict[s
         return []
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(
-            "SELECT id, week_start, lang, created_at FROM reports "
-            "ORDER BY week_start DESC, id DESC LIMIT %s", (limit,))
+            "SELECT id, kind, period, language, version, period_from, period_to, created_at, "
+            "published_at, pdf IS NOT NULL AS has_pdf FROM reports "
+            "ORDER BY period_from DESC, language, version DESC LIMIT %s", (limit,))
         return await cur.fetchall()
 
 

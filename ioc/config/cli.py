@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from ioc.config.loader import check_config
+from ioc.config.reference import render
 
 EXIT_OK = 0
 EXIT_INVALID = 2
@@ -30,6 +31,8 @@ def register(subparsers: Any) -> None:
     check.add_argument("dir", nargs="?", type=Path, default=None, metavar="DIR",
                        help="config directory (default: $IOC_CONFIG_DIR or ./config)")
     check.set_defaults(func=run_check)
+    reference = sub.add_parser("reference", help="print the field reference (Markdown)")
+    reference.set_defaults(func=run_reference)
     parser.set_defaults(func=lambda args: _help(parser))
 
 
@@ -51,6 +54,12 @@ def run_check(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return EXIT_INVALID
     print(f"OK: {result.config.summary()} ({result.config.province.name}, {directory})")
+    return EXIT_OK
+
+
+def run_reference(args: argparse.Namespace) -> int:
+    """Print every section's fields with type, default and meaning."""
+    print(render())
     return EXIT_OK
 
 

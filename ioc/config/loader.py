@@ -16,6 +16,7 @@ from pydantic import TypeAdapter, ValidationError
 from ioc.config.issues import ConfigError, ConfigIssue, sort_key
 from ioc.config.locate import Loc, Sources, did_you_mean, issue_at, show
 from ioc.config.model import LIST_SECTIONS, SECTIONS, ProvinceConfig
+from ioc.config.partial import partial, to_original
 from ioc.config.references import check_references
 from ioc.config.source import Document, read_document
 from ioc.config.translate import translate
@@ -64,16 +65,20 @@ def check_config(directory: Path, env: Mapping[str, str] | None = None) -> Check
     read_issues = [issue for doc in docs for issue in _source_issues(doc)]
     issues: list[ConfigIssue] = []
     sources = _merge(docs, issues, directory)
-    valid, validated = _validate(sources, issues)
-    partial = ProvinceConfig.model_construct(**validated)
-    problems = check_references(partial, valid, lambda loc: _where(sources, loc))
-    issues += [issue_at(sources, p.loc, p.message, p.hint, level=p.level) for p in problems]
+    checked = _validate(sources, issues)
+    model = ProvinceConfig.model_construct(**checked.validated)
+    problems = check_references(
+        model, checked.valid, lambda loc: _where(sources, to_original(loc, checked.remap)))
+    issues += [
+        issue_at(sources, to_original(p.loc, checked.remap), p.message, p.hint, level=p.level)
+        for p in problems if p.name is None or p.name not in checked.ghosts
+    ]
     secrets = set().union(*(doc.secrets for doc in docs))
     issues = read_issues + _drop_repeats(issues, read_issues)
     issues = sorted((i.masked(secrets) for i in issues), key=sort_key)
     errors = [i for i in issues if i.level == "error"]
     warnings = [i for i in issues if i.level == "warning"]
-    config = None if errors else ProvinceConfig.model_construct(**validated)
+    config = None if errors else model
     return CheckResult(config, errors, warnings, digest_of(files))
 
 
@@ -100,7 +105,7 @@ def _source_issues(doc: Document) -> list[ConfigIssue]:
 
 def _merge(docs: list[Document], issues: list[ConfigIssue], directory: Path) -> Sources:
     """Put every file's sections together; list sections concatenate, others appear once."""
-    sources = Sources()
+    sources = Sources(directory=directory)
     for doc in docs:
         if doc.data is None:
             continue
@@ -131,7 +136,7 @@ def _add_section(sources: Sources, doc: Document, section: str, value: Any,
     elif section in sources.data:
         first = sources.owner.get(section) or sources.segments[section][0][0]
         issues.append(ConfigIssue(doc.file, key.line, key.column, section,
-                                  f"section '{section}' is also defined in {first.file}",
+                                  f"section '{section}' is also defined in {first.file.name}",
                                   "define each section once (only lists may be split)"))
     elif section in LIST_SECTIONS:
         mark = doc.values[(section,)]
@@ -149,19 +154,35 @@ def _adapter(section: str) -> TypeAdapter[Any]:
     return TypeAdapter(annotation)
 
 
-def _validate(sources: Sources, issues: list[ConfigIssue]) -> tuple[frozenset[str],
-                                                                    dict[str, Any]]:
+@dataclass
+class _Checked:
+    """Sections as validated (bad list items left out) for the cross-reference checks."""
+
+    validated: dict[str, Any] = field(default_factory=dict)
+    valid: frozenset[str] = frozenset()
+    remap: dict[Loc, list[int]] = field(default_factory=dict)
+    ghosts: set[str] = field(default_factory=set)
+
+
+def _validate(sources: Sources, issues: list[ConfigIssue]) -> _Checked:
     """Validate each section on its own, so that one bad section does not hide the others."""
-    validated: dict[str, Any] = {}
+    checked = _Checked()
     broken = set(REQUIRED_SECTIONS - sources.data.keys())
     for section, value in sources.data.items():
         try:
-            validated[section] = _adapter(section).validate_python(value)
+            checked.validated[section] = _adapter(section).validate_python(value)
         except ValidationError as exc:
-            broken.add(section)
-            issues.extend(translate(sources, error, section)
-                          for error in exc.errors(include_url=False))
-    return frozenset(set(SECTIONS) - broken), validated
+            errors = exc.errors(include_url=False)
+            issues.extend(translate(sources, error, section) for error in errors)
+            rest = partial(section, value, errors, _adapter)
+            if rest is None:
+                broken.add(section)
+                continue
+            checked.validated[section] = rest.value
+            checked.remap.update(rest.remap)
+            checked.ghosts |= rest.ghosts
+    checked.valid = frozenset(set(SECTIONS) - broken)
+    return checked
 
 
 def _where(sources: Sources, loc: Loc) -> str:

@@ -11,6 +11,7 @@ import difflib
 import types
 import typing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, Tag
@@ -124,6 +125,7 @@ def _has(node: Any, el: str | int) -> bool:
 class Sources:
     """The merged data of every file and which file each part came from."""
 
+    directory: Path | None = None
     data: dict[str, Any] = field(default_factory=dict)
     owner: dict[str, Document] = field(default_factory=dict)
     segments: dict[str, list[tuple[Document, int, int]]] = field(default_factory=dict)
@@ -169,7 +171,7 @@ def issue_at(sources: Sources, loc: Loc, message: str, hint: str, *,
     doc, mark = sources.mark(loc, key=key)
     _, local = sources.local(loc)
     return ConfigIssue(
-        file=doc.file if doc else None, line=mark.line if mark else 0,
+        file=doc.file if doc else sources.directory, line=mark.line if mark else 0,
         column=mark.column if mark else 0, path=show((*local, *extra)), message=message, hint=hint,
         level="warning" if level == "warning" else "error")
 

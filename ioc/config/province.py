@@ -21,8 +21,8 @@ from ioc.config.types import (
 class Province(Model):
     """Who this IOC belongs to (province.yaml, `province:`)."""
 
-    name: str = Field(min_length=1, description="Official name in Vietnamese, e.g. Tỉnh Sông Lam.")
-    code: str = Field(min_length=1, description="Short code, e.g. the administrative code `SL`.")
+    name: str = Field(min_length=1, description="Official name in Vietnamese, e.g. Tỉnh Sơn Hà.")
+    code: str = Field(min_length=1, description="Short code, e.g. the administrative code `H99`.")
     timezone: str = Field(default="Asia/Ho_Chi_Minh", description="IANA time zone for days, "
                           "weeks, hand-offs and report schedules.")
     language: Language = Field(default="vi", description="Default language of user-facing "
@@ -80,7 +80,7 @@ class SystemConfig(Model):
 
 
 class Systems(Model):
-    """The three monitored systems (province.yaml, `systems:`)."""
+    """The three monitored systems (systems.yaml, `systems:`)."""
 
     portal: SystemConfig = Field(
         default=SystemConfig(name_vi="Cổng dịch vụ công", name_en="Public-service portal"),

@@ -26,16 +26,18 @@ class Problem:
     message: str
     hint: str
     level: Literal["error", "warning"] = "error"
+    name: str | None = None
+    """For an unknown reference: the name that is not defined."""
 
 
-def unknown(kind: str, name: str, known: Iterable[str], defined_in: str) -> tuple[str, str]:
-    """Message and hint for a name that is not defined."""
+def unknown(loc: Loc, kind: str, name: str, known: Iterable[str], defined_in: str) -> Problem:
+    """The problem of a name that is not defined, with a close match as a hint."""
     names = sorted(set(known))
     listed = ", ".join(names) if names else "none defined"
     close = difflib.get_close_matches(name, names, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
-    return (f"unknown {kind} '{name}' (known: {listed})",
-            f"{hint}define it in {defined_in} or fix the name")
+    return Problem(loc, f"unknown {kind} '{name}' (known: {listed})",
+                   f"{hint}define it in {defined_in} or fix the name", name=name)
 
 
 def _duplicates(section: Loc, ids: Sequence[str], field: str, what: str,
@@ -79,8 +81,7 @@ def check_rule_targets(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
             loc = ("rules", i, "selector", "targets", j)
             target = cfg.targets_by_id.get(target_id)
             if target is None:
-                yield Problem(loc, *unknown("target", target_id, cfg.targets_by_id,
-                                            "targets.yaml"))
+                yield unknown(loc, "target", target_id, cfg.targets_by_id, "targets.yaml")
             elif sel.system is not None and target.system != sel.system:
                 yield Problem(loc, f"target '{target_id}' belongs to system {target.system}, "
                               f"not {sel.system}", "fix selector.system or the target")
@@ -109,7 +110,7 @@ def check_channels(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
         used.add(name)
         channel = cfg.channels_by_name.get(name)
         if channel is None:
-            yield Problem(loc, *unknown("channel", name, cfg.channels_by_name, "channels.yaml"))
+            yield unknown(loc, "channel", name, cfg.channels_by_name, "channels.yaml")
         elif "via" in loc and channel.kind not in ("email", "telegram"):
             yield Problem(loc, f"channel '{name}' is a {channel.kind} channel, which cannot "
                           "reach a person", "via takes email or telegram channels")
@@ -129,40 +130,40 @@ def check_channels(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
                           f"{kind} channel", "the report is e-mailed: name an email channel")
 
 
+def _oncall_refs(cfg: ProvinceConfig) -> Iterator[tuple[Loc, str, str]]:
+    """(location, kind, name) of every person and rotation named in the on-call section."""
+    o = cfg.oncall
+    for i, rotation in enumerate(o.rotations):
+        for j, person in enumerate(rotation.participants):
+            yield ("oncall", "rotations", i, "participants", j), "person", person
+    for i, override in enumerate(o.overrides):
+        yield ("oncall", "overrides", i, "rotation"), "rotation", override.rotation
+        yield ("oncall", "overrides", i, "person"), "person", override.person
+    for i, policy in enumerate(o.escalation_policies):
+        for k, step in enumerate(policy.steps):
+            base: Loc = ("oncall", "escalation_policies", i, "steps", k)
+            if step.rotation is not None:
+                yield (*base, "rotation"), "rotation", step.rotation
+            for j, person in enumerate(step.people):
+                yield (*base, "people", j), "person", person
+
+
 def check_escalation(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
     """Routes name defined policies; policies, rotas and overrides name defined people."""
     o = cfg.oncall
-    people = {p.id for p in o.people}
-    rotations = {r.id for r in o.rotations}
-    policies = {p.id for p in o.escalation_policies}
-    for loc, route in cfg.routing.walk():
-        if route.escalation is not None and route.escalation not in policies:
-            yield Problem(("routing", *loc, "escalation"),
-                          *unknown("escalation policy", route.escalation, policies,
-                                   "oncall.yaml (escalation_policies)"))
-    for i, rotation in enumerate(o.rotations):
-        for j, person in enumerate(rotation.participants):
-            if person not in people:
-                yield Problem(("oncall", "rotations", i, "participants", j),
-                              *unknown("person", person, people, "oncall.yaml (people)"))
-    for i, override in enumerate(o.overrides):
-        base: Loc = ("oncall", "overrides", i)
-        if override.rotation not in rotations:
-            yield Problem((*base, "rotation"), *unknown("rotation", override.rotation,
-                                                        rotations, "oncall.yaml (rotations)"))
-        if override.person not in people:
-            yield Problem((*base, "person"), *unknown("person", override.person, people,
-                                                      "oncall.yaml (people)"))
-    for i, policy in enumerate(o.escalation_policies):
-        for k, step in enumerate(policy.steps):
-            base = ("oncall", "escalation_policies", i, "steps", k)
-            if step.rotation is not None and step.rotation not in rotations:
-                yield Problem((*base, "rotation"), *unknown("rotation", step.rotation,
-                                                            rotations, "oncall.yaml (rotations)"))
-            for j, person in enumerate(step.people):
-                if person not in people:
-                    yield Problem((*base, "people", j), *unknown("person", person, people,
-                                                                 "oncall.yaml (people)"))
+    defined = {
+        "person": ({p.id for p in o.people}, "oncall.yaml (people)"),
+        "rotation": ({r.id for r in o.rotations}, "oncall.yaml (rotations)"),
+        "escalation policy": ({p.id for p in o.escalation_policies},
+                              "oncall.yaml (escalation_policies)"),
+    }
+    refs = list(_oncall_refs(cfg))
+    refs += [(("routing", *loc, "escalation"), "escalation policy", route.escalation)
+             for loc, route in cfg.routing.walk() if route.escalation is not None]
+    for loc, kind, name in refs:
+        known, defined_in = defined[kind]
+        if name not in known:
+            yield unknown(loc, kind, name, known, defined_in)
 
 
 Check = Callable[[ProvinceConfig, Where], Iterator[Problem]]

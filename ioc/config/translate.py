@@ -17,11 +17,26 @@ _SAFE_INPUT_TYPES = {
 }
 """Errors whose input is shown (masked afterwards like everything else)."""
 
+_SHAPES = {
+    "model_type": "expected a mapping (key: value)",
+    "model_attributes_type": "expected a mapping (key: value)",
+    "dict_type": "expected a mapping (key: value)",
+    "tuple_type": "expected a list",
+    "list_type": "expected a list",
+    "string_type": "expected text",
+}
+"""Plain words for "wrong shape" errors."""
+
 
 def _description(w: Walk) -> str:
     if w.field is not None and w.field.description:
         return w.field.description
     return "see config/README.md"
+
+
+def _field_hint(w: Walk) -> str:
+    names = [el for el in w.shown if isinstance(el, str)]
+    return f"{names[-1]}: {_description(w)}" if names and w.field else _description(w)
 
 
 def _keys(model: type[BaseModel] | None) -> list[str]:
@@ -54,10 +69,10 @@ def translate(sources: Sources, error: ErrorDetails, section: str) -> ConfigIssu
                         f"add {name}: {_description(w)}", extra=tuple(w.shown[len(at):]))
     if kind in ("union_tag_invalid", "union_tag_not_found"):
         return _union_tag(sources, w, ctx)
-    message = _lower(error["msg"].removeprefix("Value error, "))
-    if kind in _SAFE_INPUT_TYPES:
+    message = _SHAPES.get(kind) or _lower(error["msg"].removeprefix("Value error, "))
+    if kind in _SAFE_INPUT_TYPES or kind in _SHAPES:
         message += f", got {_short(error.get('input'))}"
-    return issue_at(sources, at, message, _description(w))
+    return issue_at(sources, at, message, _field_hint(w))
 
 
 def _union_tag(sources: Sources, w: Walk, ctx: dict[str, Any]) -> ConfigIssue:

@@ -1,0 +1,63 @@
+"""The report e-mail: a short note in the report's language with the PDF attached, over SMTP."""
+
+from __future__ import annotations
+
+import smtplib
+import ssl
+from collections.abc import Callable
+from email.message import EmailMessage
+
+from ioc.config.channels import EmailChannel
+from ioc.report.store import StoredReport
+from ioc.report.texts import texts
+
+SmtpFactory = Callable[[EmailChannel], smtplib.SMTP]
+
+
+class ReportMailError(RuntimeError):
+    """Sending failed; the message names the server but never a password."""
+
+
+def build_message(report: StoredReport, channel: EmailChannel, name: str, address: str,
+                  title: str | None = None) -> EmailMessage:
+    """One e-mail to one leader, with the PDF attached."""
+    if report.pdf is None:
+        raise ValueError("the report has no PDF to attach")
+    t = texts(report.language)
+    msg = EmailMessage()
+    msg["Subject"] = f"{title or t['title']} — {report.period} (v{report.version})"
+    msg["From"] = channel.from_
+    msg["To"] = address
+    msg.set_content(t["mail_body"].format(name=name, week=report.period,
+                                          light=t[report.data.get("light", "grey")]))
+    msg.add_attachment(report.pdf, maintype="application", subtype="pdf",
+                       filename=f"bao-cao-tuan-{report.period}.pdf")
+    return msg
+
+
+def connect_smtp(channel: EmailChannel) -> smtplib.SMTP:
+    """Open an SMTP session as the channel says (STARTTLS, SSL or plain), logged in if set."""
+    limit = channel.timeout.total_seconds()
+    smtp: smtplib.SMTP
+    if channel.security == "ssl":
+        smtp = smtplib.SMTP_SSL(channel.host, channel.port, timeout=limit,
+                                context=ssl.create_default_context())
+    else:
+        smtp = smtplib.SMTP(channel.host, channel.port, timeout=limit)
+        if channel.security == "starttls":
+            smtp.starttls(context=ssl.create_default_context())
+    if channel.username and channel.password:
+        smtp.login(channel.username, channel.password.get_secret_value())
+    return smtp
+
+
+def send_messages(channel: EmailChannel, messages: list[EmailMessage],
+                  factory: SmtpFactory = connect_smtp) -> None:
+    """Send the messages in one SMTP session."""
+    try:
+        with factory(channel) as smtp:
+            for msg in messages:
+                smtp.send_message(msg)
+    except (OSError, smtplib.SMTPException) as exc:
+        raise ReportMailError(f"sending the report through {channel.host}:{channel.port} "
+                              f"failed: {type(exc).__name__}") from None

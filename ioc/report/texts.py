@@ -1,0 +1,84 @@
+"""User-facing words of the report, Vietnamese by default and English on request."""
+
+from __future__ import annotations
+
+TEXTS: dict[str, dict[str, str]] = {
+    "vi": {
+        "title": "Báo cáo tuần: vận hành và chất lượng dịch vụ",
+        "week": "Tuần", "from_to": "từ {a} đến {b}", "generated": "Lập lúc",
+        "summary": "Tóm tắt", "overall": "Đánh giá chung",
+        "green": "Đạt", "amber": "Cần chú ý", "red": "Không đạt", "grey": "Không có dữ liệu",
+        "systems": "Độ sẵn sàng và tốc độ theo hệ thống", "system": "Hệ thống",
+        "availability": "Độ sẵn sàng", "objective": "Mục tiêu", "prev_week": "Tuần trước",
+        "budget": "Ngân sách lỗi còn lại", "latency": "Độ trễ p95", "daily": "Theo ngày",
+        "incidents": "Sự cố", "start": "Bắt đầu", "end": "Kết thúc", "duration": "Thời lượng",
+        "tta": "Thời gian tiếp nhận", "severity": "Mức độ", "rule": "Cảnh báo",
+        "ongoing": "đang diễn ra", "mtta": "MTTA (thời gian tiếp nhận trung bình)",
+        "mttr": "MTTR (thời gian khắc phục trung bình)", "no_incidents": "Không có sự cố.",
+        "indicators": "Bộ chỉ số 766 (Quyết định 766/QĐ-TTg)", "indicator": "Chỉ số",
+        "rate": "Tỷ lệ", "score": "Điểm", "max": "Tối đa", "total": "Tổng điểm",
+        "trend": "Xu hướng",
+        "payments": "Thanh toán và đối soát", "intermediary": "Đơn vị trung gian",
+        "success_rate": "Tỷ lệ giao dịch thành công", "lag": "Độ trễ quyết toán (ngày)",
+        "match_rate": "Tỷ lệ đối soát khớp", "breaks": "Chênh lệch chưa xử lý",
+        "unmatched": "Số tiền chưa khớp", "oldest": "Chênh lệch lâu nhất (ngày)",
+        "documents": "Văn bản điện tử", "signing_rate": "Văn bản đi được ký số",
+        "electronic_rate": "Văn bản đến điện tử", "national_axis_rate": "Qua Trục liên thông",
+        "overdue": "Văn bản quá hạn",
+        "slowest": "Thủ tục và cơ quan chậm nhất", "procedure": "Thủ tục",
+        "days": "Số ngày làm việc TB", "count": "Số hồ sơ", "agency": "Cơ quan",
+        "on_time": "Tỷ lệ đúng hạn", "late": "Trễ hạn",
+        "no_data": "không có dữ liệu", "changes": "Thay đổi so với phiên bản trước",
+        "version": "Phiên bản",
+        "portal": "Cổng dịch vụ công", "payments_sys": "Thanh toán trực tuyến",
+        "documents_sys": "Quản lý văn bản và điều hành",
+        "i1.4": "Đồng bộ hồ sơ lên Cổng DVCQG", "i2.1": "Giải quyết trước hạn, đúng hạn",
+        "i2.2": "Thời gian giải quyết", "i3.3": "Hồ sơ trực tuyến",
+        "i3.6": "Thanh toán trực tuyến", "i4.1": "Cấp kết quả điện tử",
+        "i4.2": "Số hóa hồ sơ", "i5.4": "Mức độ hài lòng",
+        "mail_body": "Kính gửi {name},\n\nXin gửi kèm báo cáo tuần {week} của Trung tâm Giám sát, "
+                     "điều hành thông minh.\nĐánh giá chung: {light}.\n\nTrân trọng.",
+    },
+    "en": {
+        "title": "Weekly report: operations and service quality",
+        "week": "Week", "from_to": "from {a} to {b}", "generated": "Generated",
+        "summary": "Summary", "overall": "Overall",
+        "green": "Met", "amber": "Watch", "red": "Missed", "grey": "No data",
+        "systems": "Availability and speed by system", "system": "System",
+        "availability": "Availability", "objective": "Objective", "prev_week": "Last week",
+        "budget": "Error budget left", "latency": "Latency p95", "daily": "Daily",
+        "incidents": "Incidents", "start": "Start", "end": "End", "duration": "Duration",
+        "tta": "Time to acknowledge", "severity": "Severity", "rule": "Alert",
+        "ongoing": "ongoing", "mtta": "MTTA (mean time to acknowledge)",
+        "mttr": "MTTR (mean time to resolve)", "no_incidents": "No incidents.",
+        "indicators": "Decision 766 indicators", "indicator": "Indicator",
+        "rate": "Rate", "score": "Score", "max": "Max", "total": "Total score",
+        "trend": "Trend",
+        "payments": "Payments and reconciliation", "intermediary": "Intermediary",
+        "success_rate": "Payment success rate", "lag": "Settlement lag (days)",
+        "match_rate": "Reconciliation match rate", "breaks": "Open breaks",
+        "unmatched": "Unmatched amount", "oldest": "Oldest break (days)",
+        "documents": "Electronic documents", "signing_rate": "Outgoing digitally signed",
+        "electronic_rate": "Incoming electronic", "national_axis_rate": "Via the national axis",
+        "overdue": "Overdue documents",
+        "slowest": "Slowest procedures and agencies", "procedure": "Procedure",
+        "days": "Mean working days", "count": "Dossiers", "agency": "Agency",
+        "on_time": "On-time rate", "late": "Late",
+        "no_data": "no data", "changes": "Changes from the previous version",
+        "version": "Version",
+        "portal": "Public-service portal", "payments_sys": "Payment gateway",
+        "documents_sys": "Electronic document system",
+        "i1.4": "Dossier sync to the national portal", "i2.1": "On-time (early + on time)",
+        "i2.2": "Processing time", "i3.3": "Online dossiers", "i3.6": "Online payment",
+        "i4.1": "Electronic results", "i4.2": "Digitisation", "i5.4": "Satisfaction",
+        "mail_body": "Dear {name},\n\nPlease find attached the weekly report {week} of the "
+                     "smart operations centre.\nOverall: {light}.\n\nBest regards.",
+    },
+}
+
+
+def texts(language: str) -> dict[str, str]:
+    """The words of one language ('vi' or 'en')."""
+    if language not in TEXTS:
+        raise ValueError(f"report language {language!r}: use vi or en")
+    return TEXTS[language]

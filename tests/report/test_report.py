@@ -1,0 +1,107 @@
+"""The weekly report: figures known by hand, Vietnamese PDF that renders, versions, freezing."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+from kpi.records import dossier, load, local
+
+from ioc import db
+from ioc.kpi.calendar import sync_calendar
+from ioc.report import store
+from ioc.report.week import Week
+
+from .seed import seed_week
+
+W18 = Week.parse("2026-W18")
+NOW = datetime(2026, 5, 4, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def conn(make_db: Callable[[], str]) -> Iterator[psycopg.Connection]:
+    with db.connect(make_db()) as c:
+        sync_calendar(c)
+        seed_week(c)
+        yield c
+
+
+@pytest.fixture(scope="module")
+def report(conn: psycopg.Connection) -> store.StoredReport:
+    return store.generate(conn, W18, now=NOW)
+
+
+def test_week_boundaries_are_local_midnights() -> None:
+    assert W18.start == datetime(2026, 4, 26, 17, tzinfo=UTC)   # Mon 27 Apr 00:00 +07
+    assert W18.end == datetime(2026, 5, 3, 17, tzinfo=UTC)
+    # Sunday 23:30 local is still week 18; Monday 00:30 local (Sunday UTC) is week 19
+    assert str(Week.containing(datetime(2026, 5, 3, 16, 30, tzinfo=UTC))) == "2026-W18"
+    assert str(Week.containing(datetime(2026, 5, 3, 17, 30, tzinfo=UTC))) == "2026-W19"
+    assert str(Week.parse("2026-W01").previous()) == "2025-W52"
+    with pytest.raises(ValueError, match="write e.g. 2026-W47"):
+        Week.parse("2026-47")
+
+
+def test_report_figures(report: store.StoredReport) -> None:
+    d = report.data
+    systems = {s["system"]: s for s in d["systems"]}
+    assert systems["portal"]["availability"] == pytest.approx(1 - 30 / 10080)
+    assert systems["portal"]["light_availability"] == "green"
+    assert systems["payments"]["light_availability"] == "red"
+    assert systems["documents"]["availability"] is None
+    assert systems["documents"]["light_availability"] == "grey"
+    assert d["light"] == "red"
+    incidents = d["incidents"]
+    assert [i["rule"] for i in incidents["items"]] == ["portal_down", "payments_slow"]
+    assert incidents["mtta_s"] == 600 and incidents["mttr_s"] == 2400
+    assert incidents["items"][1]["resolved_at"] is None
+    assert incidents["items"][1]["duration_s"] == 3600
+    on_time = {i["id"]: i for i in d["indicators"]}["2.1"]
+    assert on_time["rate"] == pytest.approx(6 / 11)
+    assert d["slowest"]["agencies"][0] == {"agency": "STP", "rate": 0.5, "late": 4, "total": 8}
+
+
+def test_pdf_renders_with_vietnamese_text_and_figures(report: store.StoredReport,
+                                                      tmp_path: Path) -> None:
+    assert report.pdf is not None and report.pdf.startswith(b"%PDF")
+    pdf = tmp_path / "r.pdf"
+    pdf.write_bytes(report.pdf)
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    for phrase in ("Báo cáo tuần: vận hành và chất lượng dịch vụ", "Độ sẵn sàng",
+                   "Cổng dịch vụ công", "99,702%", "98,810%", "Giải quyết trước hạn, đúng hạn",
+                   "54,55%", "40 phút", "10 phút", "Không đạt", "Thủ tục và cơ quan chậm nhất"):
+        assert phrase in text, phrase
+    subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf),
+                    str(tmp_path / "page")], check=True)
+    [png] = list(tmp_path.glob("page*.png"))
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_english_on_request(conn: psycopg.Connection) -> None:
+    en = store.generate(conn, W18, now=NOW, language="en", pdf=False)
+    assert "Availability" in en.html and "99.702%" in en.html and "<script" not in en.html
+    assert en.version == 1
+
+
+def test_unchanged_figures_keep_the_version_and_changes_make_a_new_one(
+        make_db: Callable[[], str]) -> None:
+    with db.connect(make_db()) as c:
+        sync_calendar(c)
+        seed_week(c)
+        v1 = store.generate(c, W18, now=NOW, pdf=False)
+        store.publish(c, v1.id, NOW)
+        assert store.generate(c, W18, now=NOW, pdf=False).version == 1
+        load(c, "dossiers", [dossier("Z", local(4, 20, 8), local(4, 24, 17))])  # open, overdue
+        v2 = store.generate(c, W18, now=NOW, pdf=False)
+        assert v2.version == 2
+        changed = {ch["key"]: ch for ch in v2.changes}
+        assert changed["indicators.2.1.rate"]["before"] == pytest.approx(6 / 11, abs=1e-6)
+        assert changed["indicators.2.1.rate"]["after"] == pytest.approx(6 / 12, abs=1e-6)
+        assert "indicators.2.1.rate" in v2.html
+        with pytest.raises(psycopg.errors.RaiseException, match="published and frozen"):
+            c.execute("UPDATE reports SET html = 'x' WHERE id = %s", (v1.id,))

@@ -166,12 +166,42 @@ def check_escalation(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
             yield unknown(loc, kind, name, known, defined_in)
 
 
+def _step_people(cfg: ProvinceConfig) -> Iterator[tuple[Loc, str, tuple[str, ...]]]:
+    """(location, person id, via) for everyone an escalation step may notify."""
+    rotations = {r.id: r for r in cfg.oncall.rotations}
+    for i, policy in enumerate(cfg.oncall.escalation_policies):
+        for k, step in enumerate(policy.steps):
+            base: Loc = ("oncall", "escalation_policies", i, "steps", k)
+            rotation = rotations.get(step.rotation or "")
+            for person in rotation.participants if rotation else ():
+                yield (*base, "rotation"), person, step.via
+            for j, person in enumerate(step.people):
+                yield (*base, "people", j), person, step.via
+
+
+def check_reachable(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
+    """Everyone an escalation step notifies has an address one of its `via` channels can use."""
+    people = {p.id: p for p in cfg.oncall.people}
+    for loc, person_id, via in _step_people(cfg):
+        person = people.get(person_id)
+        kinds = {cfg.channels_by_name[n].kind for n in via if n in cfg.channels_by_name}
+        if person is None or not kinds & {"email", "telegram"}:
+            continue  # an unknown person or unusable via channels are reported on their own
+        if ("email" in kinds and person.email) or ("telegram" in kinds and
+                                                    person.telegram_chat_id):
+            continue
+        yield Problem(loc, f"{person.name} ({person_id}) cannot be reached via "
+                      f"{', '.join(via)}", "give the person an email or telegram_chat_id that "
+                      "one of the via channels can use, or add such a channel to via")
+
+
 Check = Callable[[ProvinceConfig, Where], Iterator[Problem]]
 
 CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
     (frozenset({"targets", "rules"}), check_rule_targets),
     (frozenset({"routing", "channels", "oncall", "report", "rules"}), check_channels),
     (frozenset({"routing", "oncall"}), check_escalation),
+    (frozenset({"oncall", "channels"}), check_reachable),
 )
 """Each check with the sections it needs to be valid before it can run."""
 

@@ -104,7 +104,9 @@ class RecordsSync:
                                        missing_ok=True)
                 if page is None:
                     continue
-                items = _items(page)
+                # The file's rows do not repeat its business day; the upsert keys on it.
+                items = [{**row, "file_date": day.isoformat()} for row in _items(page)
+                         if isinstance(row, dict)]
                 await _store(conn, f"recon_{side}", items, None, None)
                 total += len(items)
         return total

@@ -15,6 +15,7 @@ from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
 
 from ioc.api import metrics as api_metrics
+from ioc.api import redact
 from ioc.api.auth import Authenticator
 from ioc.api.deps import Services
 from ioc.api.feed import WallFeed, run_ticker
@@ -56,6 +57,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
 
     `config` returns the province config in use (push targets, on-call rota), or None.
     """
+    redact.install()
     metrics = api_metrics.ApiMetrics()
     limiter = limiter or FailureLimiter(clock=time.monotonic)
     reader = StatusReader(pool, status_rules)

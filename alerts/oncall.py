@@ -1,8 +1,8 @@
 """On-call: who is on duty now, and whom each escalation step notifies.
 
-A person is reached through the first enabled channel of each kind they have a contact for:
-their Telegram chat through the first Telegram channel (its bot), their address through the
-first e-mail channel (its SMTP server).
+A person is reached through the step's `via` channels: an e-mail channel sends to their
+address, a Telegram channel (its bot) to their chat id; a person without that contact is
+skipped on that channel.
 """
 
 from __future__ import annotations
@@ -38,15 +38,15 @@ def oncall_now(cfg: ProvinceConfig, now: datetime) -> list[dict[str, Any]]:
     return result
 
 
-def person_recipients(cfg: ProvinceConfig, person: Person, level: int) -> list[Recipient]:
-    """The channels and addresses that reach one person."""
+def person_recipients(cfg: ProvinceConfig, person: Person, via: tuple[str, ...],
+                      level: int) -> list[Recipient]:
+    """The `via` channels that can reach one person, each with the person's address."""
     found = []
-    for kind, address in (("telegram", person.telegram_chat_id), ("email", person.email)):
-        if not address:
-            continue
-        channel = next((c for c in cfg.channels if c.kind == kind and c.enabled), None)
-        if channel is not None:
-            found.append(Recipient(channel.name, address, level, person.id))
+    for name in via:
+        channel = cfg.channel(name)
+        address = {"email": person.email, "telegram": person.telegram_chat_id}.get(channel.kind)
+        if address:
+            found.append(Recipient(name, address, level, person.id))
     return found
 
 
@@ -58,5 +58,5 @@ def step_recipients(cfg: ProvinceConfig, step: EscalationStep, level: int,
         people.insert(0, cfg.oncall.on_call(step.rotation, now, cfg.province.tz).id)
     found = [Recipient(name, "", level) for name in step.channels]
     for person_id in dict.fromkeys(people):
-        found.extend(person_recipients(cfg, cfg.oncall.person(person_id), level))
+        found.extend(person_recipients(cfg, cfg.oncall.person(person_id), step.via, level))
     return found

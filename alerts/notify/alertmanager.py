@@ -7,6 +7,7 @@ to when it resolved, which resolves it in Alertmanager at once.
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Mapping
@@ -60,12 +61,14 @@ class Alertmanager:
                                     for ev in message.events])
 
     async def send(self, payload: AlertmanagerPayload, message: Message) -> None:
-        auth = None
-        secret = None
+        headers = {"Content-Type": "application/json"}
+        secrets: list[str] = []
         if self.channel.username is not None and self.channel.password is not None:
-            secret = self.channel.password.get_secret_value()
-            auth = aiohttp.BasicAuth(self.channel.username, secret)
+            password = self.channel.password.get_secret_value()
+            token = base64.b64encode(f"{self.channel.username}:{password}".encode()).decode()
+            headers["Authorization"] = f"Basic {token}"
+            secrets += [password, token]
         body = json.dumps(payload.alerts, ensure_ascii=False).encode()
         await post(self.session, self.channel.url.rstrip("/") + "/api/v2/alerts", body,
-                   headers={"Content-Type": "application/json"}, auth=auth,
-                   limit_s=self.channel.timeout.total_seconds(), secrets=[secret])
+                   headers=headers, limit_s=self.channel.timeout.total_seconds(),
+                   secrets=secrets)

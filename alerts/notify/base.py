@@ -80,11 +80,11 @@ def io_error(exc: BaseException) -> TransportError:
 
 
 async def post(session: aiohttp.ClientSession, url: str, body: bytes, *,
-               headers: Mapping[str, str], limit_s: float, secrets: Iterable[str | None],
-               auth: aiohttp.BasicAuth | None = None) -> str:
+               headers: Mapping[str, str], limit_s: float,
+               secrets: Iterable[str | None]) -> str:
     """POST and return the answer's text; raise TransportError for anything but 2xx."""
     try:
-        async with session.post(url, data=body, headers=dict(headers), auth=auth,
+        async with session.post(url, data=body, headers=dict(headers),
                                 timeout=aiohttp.ClientTimeout(total=limit_s)) as resp:
             answer = await resp.text(errors="replace")
             if resp.status >= 300:

@@ -11,7 +11,8 @@ import hashlib
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.message import EmailMessage
+from email.header import Header
+from email.mime.text import MIMEText
 from email.utils import format_datetime
 from importlib import resources
 from typing import Any
@@ -28,7 +29,7 @@ _TEMPLATE = Environment(autoescape=False, keep_trailing_newline=True).from_strin
 
 @dataclass(frozen=True)
 class EmailPayload:
-    message: EmailMessage
+    message: MIMEText
     recipients: tuple[str, ...]
 
 
@@ -50,15 +51,16 @@ class Email:
 
     def render(self, message: Message) -> EmailPayload:
         recipients = (message.recipient,) if message.recipient else tuple(self.channel.to)
-        mail = EmailMessage()
-        mail["Subject"] = title(message)
+        # compat32 MIMEText + Header: the default policy folds a long Vietnamese subject into
+        # encoded words that drop the space at each fold (readers show "Nộphồ sơ")
+        mail = MIMEText(body_text(message), "plain", "utf-8")
+        mail["Subject"] = Header(title(message), "utf-8")  # type: ignore[assignment]
         mail["From"] = self.channel.from_
         mail["To"] = ", ".join(recipients)
         mail["Date"] = format_datetime(message.sent_at)
         digest = hashlib.sha256(message.key.encode()).hexdigest()[:32]
         mail["Message-ID"] = f"<{digest}@ioc.alerts>"
         mail["X-IOC-Idempotency-Key"] = message.key
-        mail.set_content(body_text(message), charset="utf-8")
         return EmailPayload(mail, recipients)
 
     async def send(self, payload: EmailPayload, message: Message) -> None:

@@ -12,7 +12,15 @@ import psycopg
 from alerts.actions import list_notifications
 from alerts.engine import Engine
 from alerts.outbox import Backoff, Outbox
-from tests.alerts.support import SECRET, Receiver, add_target, down_rule, make_config, probe, webhook
+from tests.alerts.support import (
+    SECRET,
+    Receiver,
+    add_target,
+    down_rule,
+    make_config,
+    probe,
+    webhook,
+)
 
 T0 = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)
 

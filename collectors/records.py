@@ -84,8 +84,11 @@ class RecordsSync:
             if cursor is not None:
                 params["updated_since"] = cursor
             page = await self._get(f"{t.url}?{urlencode(params)}", now)
-            items, nxt = _items(page), page.get("next") if isinstance(page, dict) else None
-            new_cursor = nxt if nxt else _last_updated(items, cursor)
+            items = _items(page)
+            nxt = page.get("next") if isinstance(page, dict) else None
+            # `next` while more is waiting; else the source's resume `cursor`, else the time.
+            given = page.get("cursor") if isinstance(page, dict) else None
+            new_cursor = str(nxt or given or "") or _last_updated(items, cursor)
             await _store(conn, t.record_type, items, t.id, new_cursor)
             total += len(items)
             cursor = new_cursor

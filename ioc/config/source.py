@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 
@@ -20,8 +20,7 @@ Path_ = tuple[str | int, ...]
 """A position inside a document: mapping keys and sequence indexes."""
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     """A 1-based line and column in a file."""
 
     file: Path
@@ -52,24 +51,40 @@ class Document:
     """Values taken from the environment, to be masked in every error message."""
 
 
-class _Loader(yaml.SafeLoader):
-    """Composes nodes with a small, predictable set of implicit types (YAML 1.2 core-like)."""
-
-    yaml_implicit_resolvers: dict[Any, Any] = {}  # noqa: RUF012 (PyYAML's class-level registry)
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"),
-    list("tTfF"))
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:null", re.compile(r"^(?:~|null|Null|NULL|)$"), ["~", "n", "N", ""])
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:int", re.compile(r"^[-+]?(?:0|[1-9][0-9]*)$"), list("-+0123456789"))
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?$"), list("-+0123456789."))
-
 _STR = "tag:yaml.org,2002:str"
+_IMPLICIT = (
+    ("tag:yaml.org,2002:bool", re.compile(r"(?:true|True|TRUE|false|False|FALSE)\Z")),
+    ("tag:yaml.org,2002:null", re.compile(r"(?:~|null|Null|NULL|)\Z")),
+    ("tag:yaml.org,2002:int", re.compile(r"[-+]?(?:0|[1-9][0-9]*)\Z")),
+    ("tag:yaml.org,2002:float",
+     re.compile(r"[-+]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?\Z")),
+)
+
+
+class _Resolve:
+    """A small, predictable set of implicit types (YAML 1.2 core-like): everything else is text.
+
+    Replaces PyYAML's resolver, which also knows `yes`/`no`/`on`, base-60 numbers and dates.
+    """
+
+    def resolve(self, kind: type, value: Any, implicit: tuple[bool, bool]) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in _IMPLICIT:
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return "tag:yaml.org,2002:seq" if kind is yaml.SequenceNode else "tag:yaml.org,2002:map"
+
+
+class _Loader(_Resolve, yaml.SafeLoader):
+    """Pure Python: used to describe a syntax error, so the message is the same everywhere."""
+
+
+class _FastLoader(_Resolve, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """With libyaml's parser when PyYAML has it (many times faster)."""
+
+
 _VAR = re.compile(r"\$\$|\$\{([^}]*)\}|\$\{")
 _VAR_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -78,12 +93,20 @@ def _mark(file: Path, mark: yaml.Mark) -> Mark:
     return Mark(file, mark.line + 1, mark.column + 1)
 
 
+def _compose(text: str) -> yaml.Node | None:
+    """The node tree of a single-document YAML text (both loaders are SafeLoaders)."""
+    try:
+        return yaml.compose(text, Loader=_FastLoader)
+    except yaml.MarkedYAMLError:
+        return yaml.compose(text, Loader=_Loader)  # raises, in pure Python words
+
+
 def read_document(file: Path, env: Mapping[str, str]) -> Document:
     """Read `file`; problems are recorded in the document rather than raised."""
     doc = Document(file, None)
     try:
         text = file.read_text(encoding="utf-8")
-        node = yaml.compose(text, Loader=_Loader)  # _Loader is a SafeLoader
+        node = _compose(text)
     except UnicodeDecodeError as exc:
         doc.problems.append(SourceProblem(
             Mark(file, 1, 1), (), f"file is not UTF-8 ({exc.reason} at byte {exc.start})",

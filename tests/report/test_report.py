@@ -42,7 +42,7 @@ def test_week_boundaries_are_local_midnights() -> None:
     assert str(Week.containing(datetime(2026, 5, 3, 16, 30, tzinfo=UTC))) == "2026-W18"
     assert str(Week.containing(datetime(2026, 5, 3, 17, 30, tzinfo=UTC))) == "2026-W19"
     assert str(Week.parse("2026-W01").previous()) == "2025-W52"
-    with pytest.raises(ValueError, match="write e.g. 2026-W47"):
+    with pytest.raises(ValueError, match=r"write e\.g\. 2026-W47"):
         Week.parse("2026-47")
 
 

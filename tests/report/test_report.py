@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -105,3 +107,20 @@ def test_unchanged_figures_keep_the_version_and_changes_make_a_new_one(
         assert "indicators.2.1.rate" in v2.html
         with pytest.raises(psycopg.errors.RaiseException, match="published and frozen"):
             c.execute("UPDATE reports SET html = 'x' WHERE id = %s", (v1.id,))
+
+
+def test_cli_writes_the_report_file(conn: psycopg.Connection, tmp_path: Path) -> None:
+    url = conn.info.dsn
+    password = conn.info.password
+    env = dict(os.environ, IOC_DATABASE_URL=url + (f" password={password}" if password else ""),
+               IOC_STATE_DIR=str(tmp_path))
+    out = tmp_path / "w18.html"
+    done = subprocess.run([sys.executable, "-m", "ioc.cli", "report", "weekly", "--week",
+                           "2026-W18", "--format", "html", "--lang", "en", "--out", str(out)],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert "2026-W18" in done.stdout and "Decision 766 indicators" in out.read_text()
+    bad = subprocess.run([sys.executable, "-m", "ioc.cli", "report", "weekly", "--week",
+                          "2026-47", "--out", str(out)], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert bad.returncode == 2 and "write e.g. 2026-W47" in bad.stderr

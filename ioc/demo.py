@@ -22,10 +22,12 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ioc import db, history, migrate
+from ioc.api import tokens
 from ioc.config import load_config
 from ioc.settings import Settings, SettingsError, redact_url
 
 STEPS = 6
+DEMO_TOKEN_NAME = "demo-wall"  # noqa: S105 - a label, not a secret
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -149,7 +151,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         children.start("api", [*_ioc(), "serve", "--port", str(args.port)], env)
         if not _wait_http(f"http://127.0.0.1:{args.port}/readyz", 60, children):
             return _failed(children, "api")
-        token = _viewer_token(env)
+        token = _viewer_token(settings.database_url)
         _say(6, f"live in {time.monotonic() - started:.0f} s")
         _banner(args.port, base, token, settings.state_dir / "logs")
         if args.exit_when_live:
@@ -182,12 +184,22 @@ def _backfill_history(url: str, config_dir: Path, days: int, seed: int) -> None:
     print(f"      {n:,} probe results written", flush=True)
 
 
-def _viewer_token(env: dict[str, str]) -> str:
-    out = subprocess.run(
-        [*_ioc(), "token", "create", "--role", "viewer", "--name", "demo-wall", "--quiet"],
-        env=env, check=True, capture_output=True, text=True,
-    )
-    return out.stdout.strip().splitlines()[-1]
+def _viewer_token(url: str) -> str:
+    """A fresh viewer token for the demo wall; the previous demo's token is revoked."""
+
+    async def run() -> str:
+        conn = await db.connect_async(url, app="ioc-demo")
+        try:
+            now = datetime.now(UTC)
+            for old in await tokens.list_all(conn):
+                if old.name == DEMO_TOKEN_NAME:
+                    await tokens.revoke(conn, old.id, now)
+            _token, secret = await tokens.create(conn, DEMO_TOKEN_NAME, "viewer", now)
+            return secret
+        finally:
+            await conn.close()
+
+    return asyncio.run(run())
 
 
 def _failed(children: Children, name: str) -> int:
@@ -209,7 +221,7 @@ def _banner(port: int, base: int, token: str, logs: Path) -> None:
   Simulator control:       http://127.0.0.1:{base}/faults
 
   Trigger a fault (the portal goes down for 2 minutes):
-      .venv/bin/ioc sim fault add outage --system portal --duration 2m
+      .venv/bin/ioc sim fault add outage --system portal --duration 2m --control-url http://127.0.0.1:{base}
   Weekly report:
       .venv/bin/ioc report weekly --format pdf --out report.pdf
   Logs: {logs}/        Ctrl-C stops everything.

@@ -49,7 +49,7 @@ class Chromium:
             stack.callback(shutil.rmtree, self._dir, ignore_errors=True)
             log = stack.enter_context((self._dir / "chromium.log").open("wb"))
             port = _free_port()
-            proc = stack.enter_context(subprocess.Popen(  # noqa: S603 - fixed argv
+            proc = stack.enter_context(subprocess.Popen(
                 [self._binary, *FLAGS, f"--user-data-dir={self._dir / 'profile'}",
                  f"--remote-debugging-port={port}", f"--window-size={self.width},{self.height}",
                  "about:blank"],

@@ -128,7 +128,7 @@ class WallFeed:
                     row = next((r for r in rows if not r["labels"]), rows[0] if rows else None)
                     kpis.append({**d, "from": start, "to": now,
                                  "value": row["value"] if row else None})
-        except (SourceUnavailable, kpi_source.UnknownKpi) as exc:
+        except (SourceUnavailable, kpi_source.KpiRefused) as exc:
             log.debug("wall KPIs unavailable: %s", exc)
         return {"kpis": kpis, "availability": availability}
 

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match
 
 
 class ApiMetrics:
@@ -39,11 +38,18 @@ class ApiMetrics:
 
 def route_template(request: Request) -> str:
     """The matched route's path template (bounded label values), or 'unmatched'."""
-    for route in request.app.router.routes:
-        match, _ = route.matches(request.scope)
-        if match == Match.FULL:
-            return str(getattr(route, "path", "unmatched"))
-    return "unmatched"
+    route = request.scope.get("route")  # set by the router once it has matched
+    fmt = getattr(route, "path_format", None)
+    if not isinstance(fmt, str):
+        return "unmatched"
+    # Routes of an included router know their path without the router's prefix: recover it.
+    try:
+        concrete = fmt.format(**request.scope.get("path_params", {}))
+    except (KeyError, IndexError, ValueError):
+        return fmt
+    path = request.url.path
+    prefix = path[: len(path) - len(concrete)] if path.endswith(concrete) else ""
+    return prefix + fmt
 
 
 def middleware(metrics: ApiMetrics) -> Callable[..., Awaitable[Response]]:

@@ -79,8 +79,8 @@ async def kpi_value(conn: Conn, window: Window, kpi: Annotated[str, Path(max_len
                     ) -> dict[str, Any]:
     try:
         rows = await kpi_source.read(conn, kpi, *window, _json_object(filter, "filter"))
-    except kpi_source.UnknownKpi as exc:
-        raise HTTPException(404, str(exc)) from None
+    except kpi_source.KpiRefused as exc:
+        raise HTTPException(404 if exc.unknown else 422, str(exc)) from None
     return {"kpi": kpi, "from": window[0], "to": window[1], "values": rows}
 
 

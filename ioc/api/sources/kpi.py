@@ -12,8 +12,12 @@ from psycopg.rows import dict_row
 from ioc.api.sources import installed
 
 
-class UnknownKpi(ValueError):
-    """The KPI layer refused the KPI name or filter (HTTP 404/422)."""
+class KpiRefused(ValueError):
+    """The KPI layer refused the request: an unknown KPI (HTTP 404) or a bad filter (422)."""
+
+    @property
+    def unknown(self) -> bool:
+        return str(self).startswith("unknown KPI")
 
 
 async def read(conn: psycopg.AsyncConnection, kpi: str, from_: datetime, to: datetime,
@@ -28,7 +32,7 @@ async def read(conn: psycopg.AsyncConnection, kpi: str, from_: datetime, to: dat
             )
         except (psycopg.errors.RaiseException, psycopg.errors.InvalidParameterValue,
                 psycopg.errors.DataException) as exc:
-            raise UnknownKpi(exc.diag.message_primary or "KPI refused") from None
+            raise KpiRefused(exc.diag.message_primary or "KPI refused") from None
         return await cur.fetchall()
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from api.kpi_reader import api_kpi_value
 from report.seed import seed_week
 
 from ioc import db
@@ -75,12 +76,17 @@ def _report(ctx: Context, kpi: str, filter: dict[str, str]) -> float | None:
     return indicators[kpi]
 
 
+def _api(ctx: Context, kpi: str, filter: dict[str, str]) -> float | None:
+    return api_kpi_value(ctx.url, kpi, ctx.week.start, ctx.week.end, filter, ctx.cache)
+
+
 # name -> (cases shown, reader); None = every case
 READERS: dict[str, tuple[set[str] | None, Reader]] = {
     "sql": (None, _sql),
     "read_kpi": (None, _python),
     "report": ({"availability", "latency.p95", "slo.error_budget", "766.2.1", "766.3.3",
                 "766.4.1", "recon.match_rate"}, _report),
+    "api": (None, _api),
 }
 
 

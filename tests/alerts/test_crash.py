@@ -34,9 +34,9 @@ def write_config(directory: Path, receiver: Receiver) -> None:
 
 
 @pytest.fixture
-def start_engine(fresh_db_url: str, tmp_path: Path) -> Iterator[object]:
+def start_engine(alerts_db: str, tmp_path: Path) -> Iterator[object]:
     procs: list[subprocess.Popen[bytes]] = []
-    env = {**os.environ, "IOC_DATABASE_URL": fresh_db_url, "IOC_CONFIG_DIR": str(tmp_path),
+    env = {**os.environ, "IOC_DATABASE_URL": alerts_db, "IOC_CONFIG_DIR": str(tmp_path),
            "IOC_SECRET_KEY": SECRET, "IOC_STATE_DIR": str(tmp_path)}
 
     def start() -> subprocess.Popen[bytes]:

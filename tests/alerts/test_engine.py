@@ -142,10 +142,10 @@ async def test_restart_neither_forgets_nor_resends(
 
 
 async def test_transitions_are_announced_on_ioc_events(
-        conn: psycopg.AsyncConnection, fresh_db_url: str, receiver: Receiver) -> None:
+        conn: psycopg.AsyncConnection, alerts_db: str, receiver: Receiver) -> None:
     cfg = two_channels(receiver)
     await add_target(conn, "portal-home")
-    listener = await psycopg.AsyncConnection.connect(fresh_db_url, autocommit=True)
+    listener = await psycopg.AsyncConnection.connect(alerts_db, autocommit=True)
     async with listener:
         await listener.execute("LISTEN ioc_events")
         await probe(conn, "portal-home", T0, ok=False)

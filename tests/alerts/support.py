@@ -6,6 +6,7 @@ import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -20,6 +21,14 @@ PROVINCE = {"name": "Tỉnh Thử Nghiệm", "code": "TN", "public_url": "http:/
 def make_config(**sections: Any) -> ProvinceConfig:
     """A validated config with a province and the given sections."""
     return ProvinceConfig.model_validate({"province": PROVINCE, **sections})
+
+
+def write_config(directory: Path, **sections: Any) -> Path:
+    """A config directory as the processes read it, one file per section (JSON is YAML)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, data in {"province": PROVINCE, **sections}.items():
+        (directory / f"{name}.yaml").write_text(json.dumps({name: data}, ensure_ascii=False))
+    return directory
 
 
 def webhook(name: str, url: str, **extra: Any) -> dict[str, Any]:

@@ -4,7 +4,6 @@ every notification is delivered and none twice (the receiver sees each idempoten
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import subprocess
@@ -17,20 +16,15 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.alerts.support import PROVINCE, SECRET, Receiver, add_target, down_rule, probe, webhook
-
-
-def write_config(directory: Path, receiver: Receiver) -> None:
-    """A config directory as `ioc alerts` reads it (YAML is a superset of JSON)."""
-    sections = {
-        "province.yaml": {"province": PROVINCE},
-        "rules.yaml": {"rules": [down_rule()],
-                       "routing": {"channels": ["ops"], "group_wait": "0s",
-                                   "group_by": ["target"]}},
-        "channels.yaml": {"channels": [webhook("ops", receiver.url + "/hook")]},
-    }
-    for name, data in sections.items():
-        (directory / name).write_text(json.dumps(data, ensure_ascii=False))
+from tests.alerts.support import (
+    SECRET,
+    Receiver,
+    add_target,
+    down_rule,
+    probe,
+    webhook,
+    write_config,
+)
 
 
 @pytest.fixture
@@ -77,7 +71,9 @@ ALL_SENT = "SELECT count(*) FILTER (WHERE state = 'sent') FROM notifications"
 async def test_kill_9_while_pending_then_restart_delivers_everything_once(
         conn: psycopg.AsyncConnection, receiver: Receiver, start_engine: object,
         tmp_path: Path) -> None:
-    write_config(tmp_path, receiver)
+    write_config(tmp_path, rules=[down_rule()],
+                 routing={"channels": ["ops"], "group_wait": "0s", "group_by": ["target"]},
+                 channels=[webhook("ops", receiver.url + "/hook")])
     start = start_engine
     assert callable(start)
     await add_target(conn, "a")

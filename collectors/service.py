@@ -115,8 +115,11 @@ class CollectorService:
 
     def __init__(self, database_url: str, holder: ConfigHolder, spool_dir: Path,
                  options: CollectOptions, metrics: CollectorMetrics, *,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+                 clock: Callable[[], datetime] = utcnow,
+                 tap: Callable[[Outcome], None] | None = None) -> None:
+        """`tap`, when given, sees every outcome before it is queued (benchmarks, debugging)."""
         self.options = options
+        self._tap = tap
         self.holder = holder
         self.metrics = metrics
         self._clock = clock
@@ -171,6 +174,8 @@ class CollectorService:
         await self._admin.close()
 
     def _sink(self, job: Job, outcome: Outcome) -> None:
+        if self._tap is not None:
+            self._tap(outcome)
         result = outcome.result
         event = None
         if result is not None and self._last_ok.get(result.target_id) != result.ok:

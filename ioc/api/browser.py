@@ -5,13 +5,15 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
 import time
 import urllib.request
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -53,7 +55,7 @@ class Chromium:
                 [self._binary, *FLAGS, f"--user-data-dir={self._dir / 'profile'}",
                  f"--remote-debugging-port={port}", f"--window-size={self.width},{self.height}",
                  "about:blank"],
-                stdout=log, stderr=log))
+                stdout=log, stderr=log, start_new_session=True))
             stack.callback(_stop, proc)
             page = self._page_url(port)
             self._ws = stack.enter_context(
@@ -135,12 +137,11 @@ def png_size(data: bytes) -> tuple[int, int]:
 
 
 def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
+    """End Chromium and its helper processes (its own process group), without a grace wait:
+    a headless browser with a throwaway profile has nothing to save."""
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
 
 
 def _free_port() -> int:

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import subprocess
-import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import httpx
 import pytest
@@ -16,15 +14,35 @@ import websockets
 from ioc import db
 from ioc.api.app import CSP
 from ioc.api.ratelimit import FailureLimiter
+from ioc.cli import main
 
 from .conftest import Tokens
 from .server import ApiServer
 
 
-def ioc(url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "IOC_DATABASE_URL": url}
-    return subprocess.run([sys.executable, "-m", "ioc.cli", *args], env=env, text=True,
-                          capture_output=True, timeout=60, check=False)
+@dataclass
+class Run:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def ioc(monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> Callable[..., Run]:
+    """Run `ioc ...` in this process against a database (settings come from the environment)."""
+
+    def run(url: str, *args: str) -> Run:
+        monkeypatch.setenv("IOC_DATABASE_URL", url)
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse refusing the command line
+            code = int(exc.code or 0)
+        out = capsys.readouterr()
+        return Run(code, out.out, out.err)
+
+    return run
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +55,8 @@ def limited(api_db: str) -> Iterator[ApiServer]:
     server.stop()
 
 
-def test_token_cli_creates_lists_and_revokes(api_server: ApiServer, api_db: str) -> None:
+def test_token_cli_creates_lists_and_revokes(ioc: Callable[..., Run], api_server: ApiServer,
+                                             api_db: str) -> None:
     made = ioc(api_db, "token", "create", "--role", "viewer", "--name", "wall-1")
     assert made.returncode == 0, made.stderr
     secret = made.stdout.strip()
@@ -59,7 +78,7 @@ def test_token_cli_creates_lists_and_revokes(api_server: ApiServer, api_db: str)
     assert after.status_code == 401
 
 
-def test_token_cli_refuses_an_unknown_role(api_db: str) -> None:
+def test_token_cli_refuses_an_unknown_role(ioc: Callable[..., Run], api_db: str) -> None:
     bad = ioc(api_db, "token", "create", "--role", "root", "--name", "x")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
 

@@ -8,10 +8,8 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import psycopg
 from grafana_client import GrafanaApi
 from niquests import RequestException
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from ioc import db
@@ -19,6 +17,7 @@ from ioc.config import load_config
 from ioc.grafana import generate, push
 from ioc.grafana.dashboards import PLAYLIST
 from ioc.grafana.inventory import Inventory, default_inventory, inventory_from_config
+from ioc.grafana.role import set_role_password
 from ioc.settings import PROJECT_ROOT, Settings, SettingsError
 
 
@@ -128,14 +127,3 @@ def cmd_db_role(args: argparse.Namespace) -> int:
         set_role_password(conn, password)
     print("ioc_grafana may log in (read-only)")
     return 0
-
-
-def set_role_password(conn: psycopg.Connection, password: str) -> None:
-    """Give ioc_grafana LOGIN with a password (libpq hashes it: the server sees only a SCRAM
-    verifier) and make every session of it read-only with a statement timeout."""
-    verifier = conn.pgconn.encrypt_password(password.encode(), b"ioc_grafana", b"scram-sha-256")
-    with conn.transaction():
-        conn.execute(sql.SQL("ALTER ROLE ioc_grafana LOGIN PASSWORD {}").format(
-            sql.Literal(verifier.decode())))
-        conn.execute("ALTER ROLE ioc_grafana SET default_transaction_read_only = on")
-        conn.execute("ALTER ROLE ioc_grafana SET statement_timeout = '30s'")

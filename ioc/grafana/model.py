@@ -46,6 +46,7 @@ class Panel:
     options: Json = field(default_factory=dict)
     overrides: tuple[Json, ...] = ()
     description: str = ""
+    max_points: int | None = None  # Grafana's maxDataPoints: bounds the steps of a chart
 
 
 @dataclass(frozen=True)
@@ -149,6 +150,8 @@ def _panel_json(panel: Panel, pid: int, x: int, y: int, height: int) -> Json:
     }
     if panel.description:
         out["description"] = panel.description
+    if panel.max_points:
+        out["maxDataPoints"] = panel.max_points
     if not panel.queries:
         del out["datasource"], out["targets"]
     return out

@@ -80,8 +80,10 @@ def tiles(title: str, sql: str, width: int, *, unit: str, steps: Json,
 
 def timeseries(title: str, sql: str, width: int, *, unit: str = "short",
                minimum: float | None = None, maximum: float | None = None,
-               stacked: bool = False, bars: bool = False, steps: Json | None = None) -> Panel:
-    """A chart over the dashboard's time range; one series per `metric` value."""
+               stacked: bool = False, bars: bool = False, steps: Json | None = None,
+               max_points: int | None = None) -> Panel:
+    """A chart over the dashboard's time range; one series per `metric` value. `max_points`
+    bounds the number of steps (each step of a KPI chart is one call of the KPI layer)."""
     custom: Json = {
         "drawStyle": "bars" if bars else "line", "lineWidth": 2, "fillOpacity": 60 if bars else 10,
         "showPoints": "never", "spanNulls": False, "pointSize": 4,
@@ -94,6 +96,7 @@ def timeseries(title: str, sql: str, width: int, *, unit: str = "short",
                                 extra={"custom": custom, "color": {"mode": "palette-classic"}}),
         options={"legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
                  "tooltip": {"mode": "multi", "sort": "desc"}},
+        max_points=max_points,
     )
 
 

@@ -15,8 +15,6 @@ FROM = "$__timeFrom()::timestamptz"
 TO = "$__timeTo()::timestamptz"
 # The chart step: Grafana's interval, never below the 1-minute rollup.
 STEP = "(greatest($__interval_ms, 60000) * interval '1 millisecond')"
-# The start of the province's day that contains the end of the range.
-DAY_START = f"(ioc_local_day({TO})::timestamp AT TIME ZONE ioc_tz())"
 # The state of a system "now" is judged over the last five minutes of the range.
 RECENT = f"{TO} - interval '5 minutes'"
 
@@ -43,9 +41,11 @@ def systems_values(inv: Inventory) -> str:
     return f"(VALUES {rows}) AS s(ord, system, title)"
 
 
-def kpi(name: str, start: str, end: str, filter_: Mapping[str, object] | None = None) -> str:
+def kpi(name: str, start: str, end: str, filter_: Mapping[str, object] | None = None,
+        column: str = "value") -> str:
     """One number from the KPI layer: `ioc_kpi` for a selection that yields a single row."""
-    return f"(SELECT k.value FROM ioc_kpi({lit(name)}, {start}, {end}, {jsonb(filter_ or {})}) k)"
+    return (f"(SELECT k.{column} FROM ioc_kpi({lit(name)}, {start}, {end}, "
+            f"{jsonb(filter_ or {})}) k)")
 
 
 def kpi_series(name: str, filter_: Mapping[str, object], metric: str, joins: str = "",
@@ -84,3 +84,23 @@ SELECT CASE WHEN ok_rate IS NULL THEN NULL
             WHEN ok_rate < ok_objective OR p95_ms > ms_objective THEN 2
             ELSE 1 END AS "value"
   FROM w"""
+
+
+def kpi_rows(name: str, start: str, end: str, filter_: Mapping[str, object], label: str,
+             column: str = "value", where: str = "true", title: str = "Tên") -> str:
+    """A table of one KPI's groups: a name column from label `label`, a value column."""
+    return f"""
+SELECT coalesce(k.labels->>{lit(label)}, '?') AS {quote_ident(title)}, k.{column} AS "value"
+  FROM ioc_kpi({lit(name)}, {start}, {end}, {jsonb(filter_)}) AS k
+ WHERE {where}
+ ORDER BY 2 DESC NULLS LAST, 1"""
+
+
+def quote_ident(name: str) -> str:
+    """A SQL identifier in double quotes (column titles in Vietnamese)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+# The start of the province's day containing the end of the range (a range ending at local
+# midnight counts the day that just ended, so the window is never empty).
+TODAY = f"(ioc_local_day({TO} - interval '1 millisecond')::timestamp AT TIME ZONE ioc_tz())"

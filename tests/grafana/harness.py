@@ -10,11 +10,23 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import yaml
 
 from ioc.grafana.generate import DASHBOARD_DIR
 from ioc.grafana.model import DATASOURCE_UID
+from ioc.grafana.role import ROLE_SETTINGS
+from ioc.settings import PROJECT_ROOT
 
-from .macros import QueryContext, Variable, expand
+from .macros import QueryContext, Variable, calculate_interval, expand, parse_interval
+
+SCREEN_WIDTH = 1920
+PROVISIONED_DATASOURCE = PROJECT_ROOT / "grafana/provisioning/datasources/timescaledb.yaml"
+
+
+def datasource_time_interval() -> str:
+    """jsonData.timeInterval of the provisioned data source: the floor of `$__interval`."""
+    (ds,) = yaml.safe_load(PROVISIONED_DATASOURCE.read_text())["datasources"]
+    return str(ds["jsonData"]["timeInterval"])
 
 
 @dataclass(frozen=True)
@@ -27,6 +39,8 @@ class PanelQuery:
     format: str
     raw_sql: str
     datasource_uid: str
+    max_data_points: int = 1000
+    min_interval: str = ""
 
     @property
     def id(self) -> str:
@@ -54,8 +68,12 @@ def queries(model: dict[str, Any]) -> list[PanelQuery]:
     for panel in model["panels"]:
         for target in panel.get("targets", []):
             where = f"panel {panel['id']} {panel['title']!r} {target['refId']}"
-            found.append(PanelQuery(model["uid"], where, panel["type"], target["format"],
-                                    target["rawSql"], target["datasource"]["uid"]))
+            found.append(PanelQuery(
+                model["uid"], where, panel["type"], target["format"], target["rawSql"],
+                target["datasource"]["uid"],
+                # without maxDataPoints Grafana uses the panel's width in pixels
+                panel.get("maxDataPoints") or round(panel["gridPos"]["w"] / 24 * SCREEN_WIDTH),
+                panel.get("interval", "")))
     for ann in model["annotations"]["list"]:
         if "target" in ann:
             found.append(PanelQuery(model["uid"], f"annotation {ann['name']!r}", "annotation",
@@ -72,21 +90,31 @@ def variables(model: dict[str, Any]) -> dict[str, Variable]:
     return out
 
 
-def context(model: dict[str, Any], now: datetime, span: timedelta,
-            interval: timedelta) -> QueryContext:
+def context(model: dict[str, Any], q: PanelQuery, now: datetime,
+            span: timedelta) -> QueryContext:
+    """What Grafana would send for this query over [now - span, now] on a 1920 px screen."""
+    low = parse_interval(q.min_interval or datasource_time_interval())
+    interval = calculate_interval(span, q.max_data_points, low)
     return QueryContext(now - span, now, interval, variables(model))
 
 
-def run(url: str, sql: str, timeout: str = "10s") -> Result:
+def default_span(model: dict[str, Any]) -> timedelta:
+    """The span of the dashboard's default range (`now-6h` -> 6 hours)."""
+    return parse_interval(model["time"]["from"].removeprefix("now-"))
+
+
+def run(conn: psycopg.Connection, sql: str, timeout: str = "10s") -> Result:
     """Run SQL as ioc_grafana in a read-only transaction with a statement timeout; roll back."""
-    with psycopg.connect(url) as conn:
-        with conn.transaction(force_rollback=True):
-            conn.execute("SET TRANSACTION READ ONLY")
-            conn.execute("SET LOCAL ROLE ioc_grafana")
-            conn.execute(f"SET LOCAL statement_timeout = '{timeout}'")
-            cur = conn.execute(sql.encode())
-            columns = [d.name for d in cur.description or []]
-            return Result(columns, cur.fetchall())
+    with conn.transaction(force_rollback=True):
+        conn.execute("SET TRANSACTION READ ONLY")
+        conn.execute("SET LOCAL ROLE ioc_grafana")
+        # SET ROLE does not apply the role's own settings: apply them as its login would
+        for name, value in ROLE_SETTINGS:
+            conn.execute(f"SET LOCAL {name} = '{value}'")
+        conn.execute(f"SET LOCAL statement_timeout = '{timeout}'")
+        cur = conn.execute(sql.encode())
+        columns = [d.name for d in cur.description or []]
+        return Result(columns, cur.fetchall())
 
 
 def _numeric(value: Any) -> bool:
@@ -123,12 +151,27 @@ def shape_problems(q: PanelQuery, result: Result) -> list[str]:
     return problems
 
 
-def check(url: str, q: PanelQuery, ctx: QueryContext) -> tuple[str, list[str]]:
+def check(conn: psycopg.Connection, q: PanelQuery, ctx: QueryContext) -> tuple[str, list[str]]:
     """Expand and run one query; return the SQL and the problems found (empty when fine)."""
     sql = expand(q.raw_sql, ctx)
     problems = [] if q.datasource_uid == DATASOURCE_UID else ["wrong data source"]
     try:
-        result = run(url, sql)
+        result = run(conn, sql)
     except psycopg.Error as exc:
         return sql, [*problems, f"{type(exc).__name__}: {exc}"]
     return sql, problems + shape_problems(q, result)
+
+
+def panel_query(model: dict[str, Any], title: str) -> PanelQuery:
+    """The (first) query of the panel titled `title`."""
+    found = [q for q in queries(model) if q.where.split(" ", 2)[2].startswith(repr(title))]
+    if not found:
+        raise KeyError(f"{model['uid']} has no panel {title!r}")
+    return found[0]
+
+
+def panel_result(conn: psycopg.Connection, model: dict[str, Any], title: str, now: datetime,
+                 span: timedelta) -> Result:
+    """What the panel titled `title` shows over [now - span, now]."""
+    q = panel_query(model, title)
+    return run(conn, expand(q.raw_sql, context(model, q, now, span)))

@@ -73,6 +73,24 @@ def format_interval(interval: timedelta) -> str:
     return "1ms"
 
 
+_ROUNDING = (  # Grafana's rangeutil.roundInterval: (below this many ms, use this interval)
+    (15, 10), (35, 20), (75, 50), (150, 100), (350, 200), (750, 500), (1500, 1000),
+    (3500, 2000), (7500, 5000), (12500, 10000), (17500, 15000), (25000, 20000),
+    (45000, 30000), (90000, 60000), (210000, 120000), (450000, 300000), (750000, 600000),
+    (1050000, 900000), (1500000, 1200000), (2700000, 1800000), (5400000, 3600000),
+    (9000000, 7200000), (16200000, 10800000), (32400000, 21600000), (86400000, 43200000),
+    (604800000, 86400000), (1814400000, 604800000), (3628800000, 2592000000),
+)
+
+
+def calculate_interval(span: timedelta, max_data_points: int, low_limit: timedelta) -> timedelta:
+    """Grafana's rangeutil.calculateInterval: span ÷ points rounded to a nice value, never
+    below the low limit (the panel's min interval, else the data source's timeInterval)."""
+    raw = span / timedelta(milliseconds=1) / max_data_points
+    ms = next((nice for below, nice in _ROUNDING if raw < below), 31536000000)
+    return max(timedelta(milliseconds=ms), low_limit)
+
+
 def rfc3339(at: datetime) -> str:
     """Go's RFC3339Nano in UTC: fractional seconds keep only their significant digits."""
     at = at.astimezone(UTC)

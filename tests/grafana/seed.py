@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -25,7 +26,9 @@ def seed_targets(inv: Inventory) -> list[TargetInfo]:
 
 
 def seed_probes(conn: psycopg.Connection, targets: list[TargetInfo]) -> None:
-    """A probe every two minutes per target for DAYS days up to NOW; some slow, some failing."""
+    """A probe every two minutes per HTTP target for DAYS days up to NOW; some slow, some
+    failing."""
+    probed = [t.id for t in targets if t.kind == "http"]
     with conn.cursor() as cur:
         cur.executemany(
             "INSERT INTO targets (id, system, kind, name, interval_s) VALUES (%s, %s, %s, %s, 120)"
@@ -44,7 +47,7 @@ def seed_probes(conn: psycopg.Connection, targets: list[TargetInfo]) -> None:
                               FROM generate_series(%(start)s::timestamptz, %(now)s, '2 minutes') ts
                            ) g
             ON CONFLICT DO NOTHING""",
-            {"ids": [t.id for t in targets], "start": NOW - timedelta(days=DAYS), "now": NOW})
+            {"ids": probed, "start": NOW - timedelta(days=DAYS), "now": NOW})
         # every minute of the range is marked, so the rollup runs once over one contiguous span
         cur.execute(
             "INSERT INTO rollup_dirty (source, minute) SELECT 'probe', m FROM generate_series("
@@ -53,34 +56,45 @@ def seed_probes(conn: psycopg.Connection, targets: list[TargetInfo]) -> None:
         cur.execute("SELECT ioc_rollup_run(1000000)")
 
 
+ALERTS = (  # system, severity, transitions (one every 20 minutes up to NOW)
+    ("portal", "critical", 20),
+    ("payments", "warning", 18),
+    ("documents", "warning", 19),
+)
+CYCLE = ("pending", "firing", "resolved")
+
+
 def seed_alerts(conn: psycopg.Connection) -> None:
-    """Two alerts (one firing, one resolved) with their transitions over the last day."""
-    t = NOW - timedelta(hours=3)
-    rows = [
-        ("fp-portal-down", "portal-availability", "critical", "firing", t),
-        ("fp-pay-slow", "payments-latency", "warning", "resolved", t - timedelta(hours=5)),
-    ]
+    """One alert per system cycling pending -> firing -> resolved over the last hours; they end
+    firing, resolved and pending."""
     with conn.cursor() as cur:
-        for fp, rule, sev, state, at in rows:
-            labels = f'{{"system": "{rule.split("-")[0]}", "rule": "{rule}"}}'
+        for system, severity, count in ALERTS:
+            fp, rule = f"fp-{system}", f"{system}-availability"
+            labels = json.dumps({"system": system, "target": f"{system}-health"})
+            steps, state = [], "inactive"
+            for k in range(count):
+                at = NOW - timedelta(minutes=20) * (count - k)
+                steps.append((state, CYCLE[k % 3], at))
+                state = CYCLE[k % 3]
+            cur.executemany(
+                "INSERT INTO alert_transitions (fingerprint, rule_id, labels, severity, "
+                "from_state, to_state, value, at) VALUES (%s, %s, %s, %s, %s, %s, 0.5, %s)",
+                [(fp, rule, labels, severity, a, b, at) for a, b, at in steps])
+            last_at = steps[-1][2]
             cur.execute(
                 "INSERT INTO alerts (fingerprint, rule_id, labels, annotations, severity, state, "
                 "value, started_at, firing_at, resolved_at, updated_at) VALUES "
                 "(%s, %s, %s, %s, %s, %s, 0.5, %s, %s, %s, %s)",
-                (fp, rule, labels, '{"summary": "Hệ thống gặp sự cố"}', sev, state, at,
-                 at + timedelta(minutes=2),
-                 at + timedelta(hours=1) if state == "resolved" else None, NOW))
-            steps = [("inactive", "pending", at), ("pending", "firing", at + timedelta(minutes=2))]
-            if state == "resolved":
-                steps.append(("firing", "resolved", at + timedelta(hours=1)))
-            cur.executemany(
-                "INSERT INTO alert_transitions (fingerprint, rule_id, labels, severity, "
-                "from_state, to_state, value, at) VALUES (%s, %s, %s, %s, %s, %s, 0.5, %s)",
-                [(fp, rule, labels, sev, a, b, when) for a, b, when in steps])
+                (fp, rule, labels, '{"summary": "Hệ thống gặp sự cố"}', severity, state,
+                 last_at, last_at if state == "firing" else None,
+                 last_at if state == "resolved" else None, NOW))
 
 
 def seed(url: str, inv: Inventory) -> None:
     """Everything the dashboards read, consistent with NOW."""
+    from .seed_business import seed_business  # it takes NOW and DAYS from here
+
     with psycopg.connect(url, autocommit=True) as conn:
         seed_probes(conn, seed_targets(inv))
         seed_alerts(conn)
+        seed_business(conn)

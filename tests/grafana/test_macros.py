@@ -10,6 +10,7 @@ from .macros import (
     MacroError,
     QueryContext,
     Variable,
+    calculate_interval,
     expand,
     format_interval,
     leftover_dollars,
@@ -98,3 +99,15 @@ def test_rfc3339_keeps_significant_fraction_digits(at: datetime, text: str) -> N
 def test_leftover_dollars_ignores_dollar_quoted_strings() -> None:
     assert leftover_dollars("SELECT $$a $b$$, $tag$x$tag$") == []
     assert leftover_dollars("SELECT ${__from:date}") != []
+
+
+@pytest.mark.parametrize(("span", "points", "low", "expected"), [
+    (timedelta(hours=6), 1000, timedelta(minutes=1), timedelta(minutes=1)),     # 21.6s -> 20s
+    (timedelta(hours=6), 60, timedelta(minutes=1), timedelta(minutes=5)),       # 360s -> 5m
+    (timedelta(days=7), 60, timedelta(minutes=1), timedelta(hours=3)),          # 10080s -> 3h
+    (timedelta(hours=1), 1000, timedelta(seconds=1), timedelta(seconds=5)),     # 3.6s -> 5s
+    (timedelta(days=28), 640, timedelta(minutes=1), timedelta(hours=1)),        # 3780s -> 1h
+])
+def test_interval_follows_grafana_rounding(span: timedelta, points: int, low: timedelta,
+                                           expected: timedelta) -> None:
+    assert calculate_interval(span, points, low) == expected

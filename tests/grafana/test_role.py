@@ -10,6 +10,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from ioc import db, migrate
 from ioc.cli import main
+from ioc.grafana.role import ROLE_SETTINGS
 
 
 def _as_grafana(url: str, statement: str) -> None:
@@ -82,3 +83,11 @@ def test_db_role_without_password_changes_nothing(monkeypatch: pytest.MonkeyPatc
     monkeypatch.delenv("IOC_GRAFANA_DB_PASSWORD", raising=False)
     assert main(["grafana", "db-role"]) == 2
     assert "IOC_GRAFANA_DB_PASSWORD" in capsys.readouterr().err
+
+
+def test_db_role_gives_the_role_its_session_settings(login_url: str) -> None:
+    assert main(["grafana", "db-role"]) == 0
+    with psycopg.connect(login_url, autocommit=True) as conn:
+        for name, value in ROLE_SETTINGS:
+            (shown,) = conn.execute(f"SHOW {name}").fetchone() or ("",)
+            assert shown == value, name

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ioc.grafana.dashboards import wall
+from ioc.grafana.dashboards import alerts, documents, indicators, payments, portal, sla, wall
 from ioc.grafana.inventory import Inventory
 from ioc.grafana.model import Dashboard
 
 BUILDERS: tuple[Callable[[Inventory], Dashboard], ...] = (
-    wall.build,
+    wall.build, portal.build, payments.build, documents.build, indicators.build, sla.build,
+    alerts.build,
 )
 
-# The screens the wall playlist cycles through, in order.
-PLAYLIST: tuple[str, ...] = (wall.UID,)
+# The screens the wall playlist cycles through, in order (the overview between each system).
+PLAYLIST: tuple[str, ...] = (wall.UID, portal.UID, wall.UID, payments.UID, wall.UID,
+                             documents.UID, alerts.UID)
 
 
 def build_all(inv: Inventory) -> list[Dashboard]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from ioc.grafana import sql
+from ioc.grafana.dashboards.alerts import transitions
+from ioc.grafana.dashboards.common import TODAY, by_system_chart, kpi_chart, light
 from ioc.grafana.inventory import Inventory
 from ioc.grafana.model import GREEN, RED, YELLOW, Dashboard, Panel, Row, thresholds
-from ioc.grafana.panels import count_steps, stat, timeseries, traffic_light
+from ioc.grafana.panels import count_steps, rate_steps, stat
 
 UID = "ioc-wall"
 
@@ -22,19 +24,26 @@ SELECT count(*)::float8 AS "value" FROM alerts a
  WHERE a.state = 'firing' AND a.severity = 'critical'"""
 
 
-def by_system_chart(inv: Inventory, kpi: str) -> str:
-    """A technical KPI per system and step, named by the systems' titles."""
-    return sql.kpi_series(kpi, {"by": "system"}, "s.title",
-                          joins=f"JOIN {sql.systems_values(inv)} ON s.system = k.labels->>'system'",
-                          order="s.ord")
+def _value(expr: str) -> str:
+    return f'SELECT {expr} AS "value"'
 
 
-def lights(inv: Inventory) -> list[Panel]:
-    """One traffic light per configured system."""
-    return [traffic_light(s.title, sql.traffic_light(s.name), 6,
-                          description="Xanh: hoạt động tốt; vàng: chậm hoặc lỗi một phần; "
-                                      "đỏ: ngừng hoạt động; xám: không có dữ liệu 5 phút gần nhất")
-            for s in inv.systems]
+def today(inv: Inventory) -> list[Panel]:
+    """Today's business figures (province day), from the KPI layer."""
+    count = thresholds((None, "blue"))
+    return [
+        stat("Hồ sơ tiếp nhận hôm nay", _value(sql.kpi("dossiers.received", *TODAY)), 4,
+             steps=count, decimals=0),
+        stat("Giao dịch thanh toán hôm nay", _value(
+            sql.kpi("throughput", *TODAY, {"system": "payments"}, column="numerator")), 4,
+             steps=count, decimals=0),
+        stat("Thanh toán thành công hôm nay", _value(
+            sql.kpi("payments.success_rate", *TODAY, {"by": "all"})), 4,
+             unit="percentunit", decimals=1, steps=rate_steps(0.95, 0.99)),
+        stat("Văn bản đến/đi hôm nay", _value(
+            sql.kpi("throughput", *TODAY, {"system": "documents"}, column="numerator")), 4,
+             steps=count, decimals=0),
+    ]
 
 
 def build(inv: Inventory) -> Dashboard:
@@ -50,15 +59,15 @@ def build(inv: Inventory) -> Dashboard:
     return Dashboard(
         uid=UID, title="IOC - Tổng quan", tags=("ioc", "wall"),
         description="Màn hình tổng quan của Trung tâm giám sát, điều hành thông minh",
+        annotations=(transitions(),),
         rows=(
-            Row(7, (*lights(inv), freshness)),
-            Row(6, tuple(alerts)),
+            Row(7, (*[light(inv, s.name, 6) for s in inv.systems], freshness)),
+            Row(6, (*alerts, *today(inv))),
             Row(13, (
-                timeseries("Độ sẵn sàng theo hệ thống", by_system_chart(inv, "availability"), 12,
-                           unit="percentunit", maximum=1),
-                timeseries("Độ trễ p95 theo hệ thống", by_system_chart(inv, "latency.p95"), 12,
-                           unit="ms",
-                           minimum=0),
+                kpi_chart("Độ sẵn sàng theo hệ thống", by_system_chart(inv, "availability"),
+                           12, unit="percentunit", maximum=1),
+                kpi_chart("Độ trễ p95 theo hệ thống", by_system_chart(inv, "latency.p95"), 12,
+                           unit="ms", minimum=0),
             )),
         ),
     )

@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from api.kpi_reader import api_kpi_value
+from grafana.kpi_reader import grafana_kpi_value
 from report.seed import seed_week
 
 from ioc import db
@@ -80,6 +81,10 @@ def _api(ctx: Context, kpi: str, filter: dict[str, str]) -> float | None:
     return api_kpi_value(ctx.url, kpi, ctx.week.start, ctx.week.end, filter, ctx.cache)
 
 
+def _grafana(ctx: Context, kpi: str, filter: dict[str, str]) -> float | None:
+    return grafana_kpi_value(ctx.conn, kpi, ctx.week.start, ctx.week.end, filter)
+
+
 # name -> (cases shown, reader); None = every case
 READERS: dict[str, tuple[set[str] | None, Reader]] = {
     "sql": (None, _sql),
@@ -87,6 +92,7 @@ READERS: dict[str, tuple[set[str] | None, Reader]] = {
     "report": ({"availability", "latency.p95", "slo.error_budget", "766.2.1", "766.3.3",
                 "766.4.1", "recon.match_rate"}, _report),
     "api": (None, _api),
+    "grafana": (None, _grafana),
 }
 
 

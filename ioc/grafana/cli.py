@@ -13,11 +13,11 @@ from niquests import RequestException
 from psycopg.conninfo import conninfo_to_dict
 
 from ioc import db
-from ioc.config import load_config
+from ioc.config import ConfigError, load_config
 from ioc.grafana import generate, push
 from ioc.grafana.dashboards import PLAYLIST
 from ioc.grafana.inventory import Inventory, default_inventory, inventory_from_config
-from ioc.grafana.role import set_role_password
+from ioc.grafana.role import ROLE, set_role_password
 from ioc.settings import PROJECT_ROOT, Settings, SettingsError
 
 
@@ -68,7 +68,10 @@ def _register_push(gsub: argparse._SubParsersAction) -> None:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    inv = load_inventory(args.config_dir)
+    try:
+        inv = load_inventory(args.config_dir)
+    except ConfigError as exc:
+        return _fail(f"the config does not load, dashboards not generated:\n{exc}")
     if args.check:
         changed = generate.differences(inv)
         for name in changed:
@@ -98,8 +101,11 @@ def cmd_push(args: argparse.Namespace) -> int:
     if not password:
         return _fail(f"{args.db_password_env} is not set: it holds the ioc_grafana password")
     host, name = _database_address(args)
-    access = push.DatabaseAccess(host, name, "ioc_grafana", password, args.sslmode)
-    models = list(generate.dashboards_json(load_inventory(args.config_dir)).values())
+    access = push.DatabaseAccess(host, name, ROLE, password, args.sslmode)
+    try:
+        models = list(generate.dashboards_json(load_inventory(args.config_dir)).values())
+    except ConfigError as exc:
+        return _fail(f"the config does not load, nothing pushed:\n{exc}")
     api = GrafanaApi.from_url(args.url, credential=args.token, timeout=10.0)
     try:
         done = push.push(api, access, models, PLAYLIST)

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import yaml
 
+from ioc.cli import main
 from ioc.grafana import generate
 from ioc.grafana.cli import load_inventory
 from ioc.grafana.dashboards import PLAYLIST
@@ -123,3 +124,17 @@ def test_layout_refuses_a_row_wider_than_the_grid() -> None:
     wide = Panel("text", "x", (), 13)
     with pytest.raises(ValueError, match="25 columns"):
         layout([Row(4, (wide, Panel("text", "y", (), 12)))])
+
+
+def test_generate_check_passes_on_the_committed_files(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["grafana", "generate", "--check"]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_generate_refuses_a_broken_config_and_writes_nothing(
+        tmp_path: Any, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "province.yaml").write_text("province:\n  name: [unclosed\n")
+    before = {p.name: p.read_text() for p in generate.DASHBOARD_DIR.glob("*.json")}
+    assert main(["grafana", "generate", "--config-dir", str(tmp_path)]) == 2
+    assert "province.yaml" in capsys.readouterr().err
+    assert {p.name: p.read_text() for p in generate.DASHBOARD_DIR.glob("*.json")} == before

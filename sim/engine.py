@@ -45,37 +45,41 @@ class Record:
 class ChangeLog:
     """Append-only log of record changes in time order, for `updated_since` paging.
 
-    A record appears once per change; only its latest entry (`log_pos`) is current, so paging
-    skips the stale ones and a changed record reappears further on.
+    A record appears once per change; only its latest entry is current (`live` marks those), so
+    paging skips the stale ones (at C speed) and a changed record reappears further on.
     """
 
-    __slots__ = ("items", "times")
+    __slots__ = ("items", "live", "times")
 
     def __init__(self) -> None:
         self.times = array("d")
         self.items: list[Record] = []
+        self.live = bytearray()
 
     def touch(self, rec: Record, at: datetime) -> None:
+        if getattr(rec, "log_pos", None) is not None:
+            self.live[rec.log_pos] = 0
         rec.updated_at = at
         rec.log_pos = len(self.items)
         self.items.append(rec)
         self.times.append(at.timestamp())
+        self.live.append(1)
 
     def position_after(self, at: datetime) -> int:
         """The log position of the first change strictly after `at`."""
         return bisect_right(self.times, at.timestamp())
 
-    def page(self, pos: int, limit: int) -> tuple[list[Record], int]:
-        """Up to `limit` current records from `pos` on, and the position to continue from."""
+    def page(self, pos: int, limit: int) -> tuple[list[Record], int, bool]:
+        """Up to `limit` current records from `pos` on, where to continue, and whether more wait."""
         out: list[Record] = []
-        items = self.items
-        end = len(items)
-        while pos < end and len(out) < limit:
-            rec = items[pos]
-            if rec.log_pos == pos:
-                out.append(rec)
+        live, items = self.live, self.items
+        while len(out) < limit:
+            pos = live.find(1, pos)
+            if pos < 0:
+                return out, len(items), False
+            out.append(items[pos])
             pos += 1
-        return out, pos
+        return out, pos, live.find(1, pos) >= 0
 
     def __len__(self) -> int:
         return len(self.items)

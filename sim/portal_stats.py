@@ -13,6 +13,7 @@ its resumption's local date (time with the citizen does not count):
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,8 +25,6 @@ from sim.worktime import CLOSING_HOUR
 TIMELINESS = ("early", "on_time", "late", "open_within", "open_overdue", "withdrawn")
 # due_at is the close of office hours on the due date; this far back is that date's midnight.
 _DUE_DAY_START = timedelta(hours=CLOSING_HOUR)
-COUNTS = ("online", "fee_bearing", "paid_online", "with_result", "e_result", "digitised",
-          "digitised_and_e_result", "synced_national")
 
 
 def timeliness(d: Dossier, now: datetime) -> str:
@@ -49,50 +48,42 @@ def _row() -> dict[str, int]:
     return dict.fromkeys(("received", "finished", *TIMELINESS), 0)
 
 
-def _counts(d: Dossier) -> tuple[bool, ...]:
-    with_result = d.status in (9, 10)
-    return (
-        d.channel == ONLINE,
-        d.procedure.fee > 0,
-        d.paid_online,
-        with_result,
-        with_result and d.e_result,
-        d.digitised,
-        d.digitised and with_result and d.e_result,
-        d.synced_national,
-    )
+def _counts(real: list[Dossier]) -> dict[str, int]:
+    with_result = [d for d in real if d.status in (9, 10)]
+    return {
+        "online": sum(d.channel == ONLINE for d in real),
+        "fee_bearing": sum(d.procedure.fee > 0 for d in real),
+        "paid_online": sum(d.paid_online for d in real),
+        "with_result": len(with_result),
+        "e_result": sum(d.e_result for d in with_result),
+        "digitised": sum(d.digitised for d in real),
+        "digitised_and_e_result": sum(d.digitised and d.e_result for d in with_result),
+        "synced_national": sum(d.synced_national for d in real),
+    }
 
 
 def portal_stats(dossiers: Iterable[Dossier], now: datetime) -> dict[str, Any]:
     """Counts by status, channel, agency, procedure and timeliness of real dossiers."""
-    by_status = {str(s): 0 for s in range(1, 11)}
-    by_channel = {"1": 0, "2": 0, "3": 0}
+    real = [d for d in dossiers if not d.synthetic]
+    # One pass classifies; the groupings are then summed from a few hundred distinct keys.
+    groups = Counter((d.agency_code, d.procedure.code, timeliness(d, now),
+                      d.finished_at is not None) for d in real)
     overall = _row()
     agencies: dict[str, dict[str, int]] = {}
     procedures: dict[str, dict[str, int]] = {}
-    counts = [0] * len(COUNTS)
-    for d in dossiers:
-        if d.synthetic:
-            continue
-        by_status[str(d.status)] += 1
-        by_channel[str(d.channel)] += 1
-        kind = timeliness(d, now)
-        finished = d.finished_at is not None
-        for row in (
-            overall,
-            agencies.get(d.agency_code) or agencies.setdefault(d.agency_code, _row()),
-            procedures.get(d.procedure.code) or procedures.setdefault(d.procedure.code, _row()),
-        ):
-            row["received"] += 1
-            row["finished"] += finished
-            row[kind] += 1
-        for i, flag in enumerate(_counts(d)):
-            counts[i] += flag
+    for (agency, procedure, kind, finished), n in groups.items():
+        for row in (overall, agencies.get(agency) or agencies.setdefault(agency, _row()),
+                    procedures.get(procedure) or procedures.setdefault(procedure, _row())):
+            row["received"] += n
+            row["finished"] += n * finished
+            row[kind] += n
+    statuses = Counter(d.status for d in real)
+    channels = Counter(d.channel for d in real)
     return {
         "received": overall["received"],
         "finished": overall["finished"],
-        "by_status": by_status,
-        "by_channel": by_channel,
+        "by_status": {str(s): statuses[s] for s in range(1, 11)},
+        "by_channel": {str(c): channels[c] for c in (1, 2, 3)},
         "by_agency": [
             {"agency_code": code, "name": AGENCY_BY_CODE[code].name, **row}
             for code, row in sorted(agencies.items())
@@ -102,5 +93,5 @@ def portal_stats(dossiers: Iterable[Dossier], now: datetime) -> dict[str, Any]:
             for code, row in sorted(procedures.items())
         ],
         "timeliness": {k: overall[k] for k in TIMELINESS},
-        "counts": dict(zip(COUNTS, counts, strict=True)),
+        "counts": _counts(real),
     }

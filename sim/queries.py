@@ -15,10 +15,10 @@ MAX_LIMIT = 5000
 
 
 def parse_window(query: Mapping[str, str], now: datetime) -> tuple[datetime, datetime]:
-    """[from, to) from the query; by default from local midnight today to now."""
+    """[from, to) from the query; by default from local midnight today to now (to the second)."""
     start = parse_time(query["from"], "from") if query.get("from") else local_time(
         local_date(now), 0)
-    end = parse_time(query["to"], "to") if query.get("to") else now
+    end = parse_time(query["to"], "to") if query.get("to") else now.replace(microsecond=0)
     if end < start:
         raise ValueError("to must not be before from")
     return start, end
@@ -48,13 +48,10 @@ def records_page(log: ChangeLog, query: Mapping[str, str]) -> dict[str, Any]:
             raise ValueError(f"cursor {since!r} is beyond this simulator's records")
     else:
         pos = log.position_after(parse_time(since, "updated_since"))
-    items, pos = log.page(pos, limit)
+    items, pos, more = log.page(pos, limit)
     cursor = f"p{pos}"
-    return {
-        "items": [r.to_json() for r in items],
-        "next": cursor if pos < len(log) else None,
-        "cursor": cursor,
-    }
+    return {"items": [r.to_json() for r in items], "next": cursor if more else None,
+            "cursor": cursor}
 
 
 class StatsCache:

@@ -11,7 +11,9 @@ def iso(at: datetime | None) -> str | None:
     """RFC 3339 in UTC with a `Z`, or None."""
     if at is None:
         return None
-    return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if at.tzinfo is not UTC:
+        at = at.astimezone(UTC)
+    return at.isoformat()[:-6] + "Z"
 
 
 def parse_time(text: str, name: str) -> datetime:

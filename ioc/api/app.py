@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import UTC, datetime
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool
@@ -18,6 +18,7 @@ from ioc.api import metrics as api_metrics
 from ioc.api import redact
 from ioc.api.auth import Authenticator
 from ioc.api.deps import Services
+from ioc.api.edge import Edge
 from ioc.api.feed import WallFeed, run_ticker
 from ioc.api.live import Hub
 from ioc.api.ratelimit import FailureLimiter
@@ -81,12 +82,11 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
     app.include_router(ops.router)
     app.include_router(wall.router)
     app.add_exception_handler(SourceUnavailable, _unavailable)  # type: ignore[arg-type]
-    app.middleware("http")(api_metrics.middleware(metrics))
-    app.middleware("http")(_headers_and_access_log)
     if cors_origins:  # closed by default: no cross-origin browser access at all
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(Edge, metrics=metrics, headers=SECURITY_HEADERS)
     return app
 
 
@@ -117,17 +117,3 @@ def _lifespan(svc: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[
 
 async def _unavailable(request: Request, exc: SourceUnavailable) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503)
-
-
-async def _headers_and_access_log(request: Request,
-                                  call_next: Callable[[Request], Awaitable[Response]]
-                                  ) -> Response:
-    """Security headers on every answer; an access log line without the query string (a wall
-    URL may carry ?token=)."""
-    start = time.perf_counter()
-    response = await call_next(request)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    log.info("%s %s %d %.1fms", request.method, request.url.path, response.status_code,
-             (time.perf_counter() - start) * 1000)
-    return response

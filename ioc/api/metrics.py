@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
-
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
-from starlette.requests import Request
-from starlette.responses import Response
 
 
 class ApiMetrics:
@@ -34,38 +29,3 @@ class ApiMetrics:
                               ["type"], registry=r)
         self.listener_up = Gauge("ioc_api_listener_connected",
                                  "1 while the LISTEN connection is up", registry=r)
-
-
-def route_template(request: Request) -> str:
-    """The matched route's path template (bounded label values), or 'unmatched'."""
-    route = request.scope.get("route")  # set by the router once it has matched
-    fmt = getattr(route, "path_format", None)
-    if not isinstance(fmt, str):
-        return "unmatched"
-    # Routes of an included router know their path without the router's prefix: recover it.
-    try:
-        concrete = fmt.format(**request.scope.get("path_params", {}))
-    except (KeyError, IndexError, ValueError):
-        return fmt
-    path = request.url.path
-    prefix = path[: len(path) - len(concrete)] if path.endswith(concrete) else ""
-    return prefix + fmt
-
-
-def middleware(metrics: ApiMetrics) -> Callable[..., Awaitable[Response]]:
-    """HTTP middleware recording each request's route, status and duration."""
-
-    async def record(request: Request,
-                     call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        start = time.perf_counter()
-        status = 500
-        try:
-            response = await call_next(request)
-            status = response.status_code
-            return response
-        finally:
-            route = route_template(request)
-            metrics.requests.labels(request.method, route, str(status)).inc()
-            metrics.latency.labels(route).observe(time.perf_counter() - start)
-
-    return record

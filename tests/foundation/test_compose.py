@@ -63,6 +63,13 @@ def test_commands_are_ioc_subcommands() -> None:
             parser.parse_args(cmd[1:])  # exits (fails the test) on an unknown command or option
 
 
+def test_migrate_service_enables_the_grafana_role() -> None:
+    migrate = _compose()["services"]["migrate"]
+    script = " ".join(migrate["entrypoint"])
+    assert "ioc db migrate" in script and "ioc grafana db-role" in script
+    assert "IOC_GRAFANA_DB_PASSWORD" in migrate["environment"]
+
+
 def test_mounted_paths_exist() -> None:
     for name, svc in _compose()["services"].items():
         for vol in svc.get("volumes") or []:

@@ -32,6 +32,7 @@ import httpx
 import websockets
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from websockets.typing import Subprotocol
 
 from ioc import db, migrate
 from ioc.api import tokens
@@ -58,11 +59,11 @@ def scratch_db(base: str, name: str, targets: int) -> str:
         admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     parts = conninfo_to_dict(base)
     parts["dbname"] = name
-    url = make_conninfo(**{k: v for k, v in parts.items() if v is not None})
+    url = make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
     with db.connect(url) as conn:
         migrate.migrate(conn)
         for statement in (TARGETS_SQL, PROBES_SQL):
-            conn.execute(statement.encode(), (targets,))  # type: ignore[call-overload]
+            conn.execute(statement.encode(), (targets,))
     return url
 
 
@@ -96,9 +97,10 @@ def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
 async def live_feed(base: str, url: str, secret: str, clients: int, rounds: int) -> None:
     ws_url = base.replace("http", "ws", 1) + "/ws/live"
     conns = []
+    protocols = [Subprotocol("ioc.v1"), Subprotocol(f"bearer.{secret}")]
     for _ in range(clients):
-        ws = await websockets.connect(ws_url, subprotocols=["ioc.v1", f"bearer.{secret}"],
-                                      max_queue=None, ping_interval=None)
+        ws = await websockets.connect(ws_url, subprotocols=protocols, max_queue=None,
+                                      ping_interval=None)
         await ws.recv()  # snapshot
         conns.append(ws)
     print(f"live feed: {clients} clients connected")

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 import websockets
+from websockets.typing import Subprotocol
 
 from ioc import db
 from ioc.api.app import CSP
@@ -106,7 +107,8 @@ def test_revocation_closes_an_open_live_feed(api_server: ApiServer, api_tokens: 
 
     async def watch() -> int | None:
         async with websockets.connect(api_server.ws_url,
-                                      subprotocols=["ioc.v1", f"bearer.{made['token']}"]) as ws:
+                                      subprotocols=[Subprotocol("ioc.v1"),
+                                                    Subprotocol(f"bearer.{made['token']}")]) as ws:
             assert ws.subprotocol == "ioc.v1"
             await ws.recv()  # snapshot
             await asyncio.to_thread(httpx.delete, f"{api_server.url}/api/v1/tokens/{made['id']}",

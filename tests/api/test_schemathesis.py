@@ -12,6 +12,7 @@ import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.core.result import Ok
 
 from ioc.api.ratelimit import FailureLimiter
 from ioc.config.model import ProvinceConfig
@@ -48,7 +49,8 @@ def _send(client: httpx.Client, case: schemathesis.Case, secret: str) -> httpx.R
 def test_no_generated_request_makes_a_server_error(fuzz_server: ApiServer,
                                                    api_tokens: Tokens) -> None:
     schema = schemathesis.openapi.from_url(f"{fuzz_server.url}/api/v1/openapi.json")
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = [result.ok() for result in schema.get_all_operations()
+                  if isinstance(result, Ok)]
     assert len(operations) >= 20
     failures: list[str] = []
     with httpx.Client(base_url=fuzz_server.url, timeout=30) as client:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from sim.clock import SimClock
 from sim.control_app import ControlApi
@@ -107,8 +108,7 @@ def _system_app(name: str, sim: Simulation, routes: list[web.RouteDef]) -> web.A
     metrics = SystemMetrics(name, _gauges(name, sim.province, sim.board))
 
     async def metrics_handler(request: web.Request) -> web.Response:
-        return web.Response(body=metrics.render(), content_type="text/plain",
-                            headers={"X-Content-Format": "prometheus-0.0.4"})
+        return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application(middlewares=[make_middleware(name, sim, metrics)])
     app.add_routes([*routes, web.get("/metrics", metrics_handler)])

@@ -111,7 +111,11 @@ class Simulation:
     async def run_ticker(self, interval: float = 0.05) -> None:
         """End faults on time and keep the model current even when nobody asks."""
         while not self.stopping:
-            self.sync()
+            try:
+                self.sync()
+            except Exception:  # a bug must not stop faults from ending: log it and go on
+                log.exception("simulation tick failed")
+                await asyncio.sleep(1.0)
             await asyncio.sleep(interval)
 
     async def stop(self) -> None:

@@ -15,7 +15,6 @@ import json
 import os
 import resource
 import shlex
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,7 @@ sys.path.insert(0, str(ROOT))
 from psycopg import sql  # noqa: E402
 from psycopg.conninfo import conninfo_to_dict, make_conninfo  # noqa: E402
 
+from collectors.model import ProbeResult  # noqa: E402
 from ioc import db, migrate  # noqa: E402
 
 RESPONSE = (b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n"
@@ -52,7 +52,7 @@ def scratch_db(count: int = 1) -> Iterator[list[str]]:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
         parts = conninfo_to_dict(admin)
         parts["dbname"] = name
-        url = make_conninfo(**{k: v for k, v in parts.items() if v is not None})
+        url = make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
         with db.connect(url) as conn:
             migrate.migrate(conn)
         urls.append(url)
@@ -88,7 +88,7 @@ def serve(port_file: Path) -> None:
     async def main() -> None:
         loop = asyncio.get_running_loop()
         server = await loop.create_server(_Answer, "127.0.0.1", 0, backlog=4096)
-        port_file.write_text(str(server.sockets[0].getsockname()[1]))
+        port_file.write_text(str(server.sockets[0].getsockname()[1]))  # noqa: ASYNC240
         await asyncio.Event().wait()
 
     uvloop.run(main())
@@ -181,9 +181,12 @@ async def drive_blackbox(bb_port: int, urls: list[str], interval: float,
 
     async def one(session: aiohttp.ClientSession, target: str) -> None:
         nonlocal done, ok
-        async with sem, session.get(f"http://127.0.0.1:{bb_port}/probe",
-                                    params={"module": "http_2xx", "target": target}) as resp:
-            text = await resp.text()
+        try:
+            async with sem, session.get(f"http://127.0.0.1:{bb_port}/probe",
+                                        params={"module": "http_2xx", "target": target}) as resp:
+                text = await resp.text()
+        except aiohttp.ClientError:
+            return
         done += 1
         ok += "probe_success 1" in text
 
@@ -218,25 +221,28 @@ def write_targets(config: Path, port: int, count: int, interval: int) -> list[st
 async def probes(args: argparse.Namespace) -> None:
     work = Path(tempfile.mkdtemp(prefix="ioc-bench-"))
     port_file = work / "port"
-    server = subprocess.Popen([sys.executable, __file__, "_serve", str(port_file)])
+    server = subprocess.Popen([sys.executable, __file__, "_serve", str(port_file)])  # noqa: ASYNC220
     bb = None
     try:
-        while not port_file.exists() or not port_file.read_text():
+        while not port_file.exists() or not port_file.read_text():  # noqa: ASYNC110
             await asyncio.sleep(0.05)
         urls = write_targets(work / "cfg", int(port_file.read_text()), args.targets,
                              args.interval)
         (work / "bb.yml").write_text(BLACKBOX_CONFIG)
         bb_port = 19115 + os.getpid() % 500
-        bb = subprocess.Popen(["prometheus-blackbox-exporter", f"--config.file={work}/bb.yml",
-                               f"--web.listen-address=127.0.0.1:{bb_port}",
-                               "--log.level=error"])
+        bb = subprocess.Popen(  # noqa: ASYNC220
+            ["prometheus-blackbox-exporter", f"--config.file={work}/bb.yml",
+             f"--web.listen-address=127.0.0.1:{bb_port}", "--log.level=error"])
         with scratch_db() as [url]:
             child = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "_collector", str(work / "cfg"), url,
                 str(args.warmup), str(args.duration), stdout=asyncio.subprocess.PIPE)
             await asyncio.sleep(args.warmup)
             bb_cpu0 = _proc_cpu(bb.pid)
-            bb_done, bb_ok = await drive_blackbox(bb_port, urls, args.interval, args.duration)
+            bb_done = bb_ok = 0
+            if args.blackbox:
+                bb_done, bb_ok = await drive_blackbox(bb_port, urls, args.interval,
+                                                      args.duration)
             bb_cpu = _proc_cpu(bb.pid) - bb_cpu0
             out, _ = await child.communicate()
         ours = json.loads(out)
@@ -252,7 +258,7 @@ def report_probes(args: argparse.Namespace, ours: dict[str, float], bb_done: int
                   bb_ok: int, bb_cpu: float) -> None:
     rate = ours["probes"] / ours["seconds"]
     our_per = ours["cpu_s"] / max(ours["probes"], 1) * 1e6
-    bb_per = bb_cpu / max(bb_done, 1) * 1e6
+    bb_per = bb_cpu / max(bb_done, 1) * 1e6 or float("nan")
     print(f"command: {COMMAND}")
     print(f"targets {args.targets} at {args.interval}s for {args.duration:.0f}s "
           f"(expected {args.targets / args.interval:.0f} probes/s)")
@@ -269,14 +275,12 @@ def report_probes(args: argparse.Namespace, ours: dict[str, float], bb_done: int
 
 # --- ingest: our write path vs psql COPY of the same rows; spool replay ------------------------
 
-def make_rows(count: int) -> list[tuple[object, ...]]:
-    from collectors.model import ProbeResult
-
+def make_rows(count: int) -> list[ProbeResult]:
     t0 = datetime(2026, 11, 23, tzinfo=UTC)
     per_target = max(1, count // 5000)
     return [ProbeResult(t0 + timedelta(seconds=10 * k), f"target-{i}", k % 50 != 0,
                         None if k % 50 else "timeout", 200, 12.5 + (k % 100),
-                        connect_ms=0.4, ttfb_ms=11.0, bytes=2)  # type: ignore[misc]
+                        connect_ms=0.4, ttfb_ms=11.0, bytes=2)
             for k in range(per_target) for i in range(5000)][:count]
 
 
@@ -307,7 +311,7 @@ async def ingest(args: argparse.Namespace) -> None:
                     r.cert_days, r.bytes, r.detail, "bench")) + "\n")
         copy = f"\\copy probe_results ({', '.join(PROBE_COLUMNS)}) FROM '{csv}' CSV"
         t0 = time.perf_counter()
-        subprocess.run(["psql", raw_url, "-q", "-c", copy], check=True)
+        subprocess.run(["psql", raw_url, "-q", "-c", copy], check=True)  # noqa: ASYNC221
         raw_s = time.perf_counter() - t0
         spool = Spool(Path(tempfile.mkdtemp()) / "spool", max_bytes=2**40)
         t0 = time.perf_counter()
@@ -342,6 +346,8 @@ def main() -> None:
     p.add_argument("--interval", type=int, default=10)
     p.add_argument("--duration", type=float, default=120)
     p.add_argument("--warmup", type=float, default=15)
+    p.add_argument("--no-blackbox", dest="blackbox", action="store_false",
+                   help="probe with ours only")
     i = sub.add_parser("ingest")
     i.add_argument("--rows", type=int, default=1_000_000)
     i.add_argument("--batch", type=int, default=5000)

@@ -27,7 +27,7 @@ class BatchWriter:
 
     def __init__(self, database_url: str, spool: Spool, metrics: CollectorMetrics, *,
                  collector_id: str | None = None, max_rows: int = 5000, max_age_s: float = 1.0,
-                 retry_s: float = 2.0, drain_budget_s: float = 5.0,
+                 retry_s: float = 2.0, drain_budget_s: float = 5.0, write_timeout_s: float = 30.0,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._url = database_url
         self.spool = spool
@@ -37,6 +37,7 @@ class BatchWriter:
         self._max_age_s = max_age_s
         self._retry_s = retry_s
         self._drain_budget_s = drain_budget_s
+        self._write_timeout_s = write_timeout_s
         self._clock = clock
         self._pending = Batch()
         self._wake = asyncio.Event()
@@ -99,10 +100,12 @@ class BatchWriter:
             return False
         start = time.perf_counter()
         try:
-            if self._conn is None or self._conn.closed:
-                self._conn = await db.connect_async(self._url, app="ioc-collector")
-            await write_batch(self._conn, batch, self._series, self._collector_id)
-        except UNREACHABLE as exc:
+            # A database that stops answering (no refusal, no reset) must not stall the writer.
+            async with asyncio.timeout(self._write_timeout_s):
+                if self._conn is None or self._conn.closed:
+                    self._conn = await db.connect_async(self._url, app="ioc-collector")
+                await write_batch(self._conn, batch, self._series, self._collector_id)
+        except (*UNREACHABLE, TimeoutError) as exc:
             await self._lost(exc)
             return False
         except psycopg.Error as exc:

@@ -43,14 +43,15 @@ KPIS: list[tuple[str, dict[str, str]]] = [
 # about ten histogram buckets, for 35 days; minute rollups for the first and last hour of the
 # 30-day window (the partial-hour edges that unaligned windows read).
 ROLLUP_1H = """
+WITH t AS (
+    SELECT i, (SELECT array_agg((ioc_hist_index(50 + 20 * (i %% 10)) + k)::smallint ORDER BY k)
+                 FROM generate_series(0, 9) k) AS idx
+      FROM generate_series(1, %(n)s) i)
 INSERT INTO probe_rollup_1h
-SELECT b, 't' || i, 120, 120 - (random() < 0.2)::int, 120, 120 * 150.0, 40, 900,
-       ARRAY(SELECT (ioc_hist_index(50 + 20 * (i %% 10)) + k)::smallint
-               FROM generate_series(0, 9) k),
+SELECT b, 't' || t.i, 120, 120 - (random() < 0.2)::int, 120, 120 * 150.0, 40, 900, t.idx,
        ARRAY[30, 25, 20, 15, 10, 8, 6, 3, 2, 1]
-  FROM generate_series(1, %(n)s) i,
-       generate_series(%(f)s::timestamptz, %(t)s::timestamptz - interval '1 hour',
-                       interval '1 hour') b"""
+  FROM t, generate_series(%(f)s::timestamptz, %(t)s::timestamptz - interval '1 hour',
+                          interval '1 hour') b"""
 
 ROLLUP_1M = """
 INSERT INTO probe_rollup_1m

@@ -59,7 +59,8 @@ def test_report_is_sent_once_on_schedule_with_the_pdf(make_db: Callable[[], str]
         assert sorted(r[0][0] for r in inbox.received) == ["chutich@songlam.gov.vn",
                                                             "giamdoc@songlam.gov.vn"]
         msg = inbox.received[0][1]
-        assert str(msg["Subject"]) == ("Báo cáo tuần: vận hành và chất lượng dịch vụ — 2026-W18 (v1)")
+        assert str(msg["Subject"]) == ("Báo cáo tuần: vận hành và chất lượng dịch vụ"
+                                       " — 2026-W18 (v1)")
         [pdf] = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
         assert pdf.get_content().startswith(b"%PDF")
         body = msg.get_body(preferencelist=("plain",))

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from sim.faults import parse_duration, parse_spec
-from sim.server import error_response, health_response, json_response
+from sim.server import error_response, health_response, json_object, json_response
 from sim.simulation import Simulation
 from sim.wire import iso
 
@@ -52,8 +52,9 @@ class ControlApi:
 
     async def add_fault(self, request: web.Request) -> web.Response:
         try:
-            spec = parse_spec(await request.json())
-        except ValueError as exc:  # also a body that is not JSON
+            spec = parse_spec(await json_object(request, '{"kind": "outage", "system": "portal", '
+                                                '"duration": "1m"}'))
+        except ValueError as exc:
             return error_response(f"bad fault: {exc}")
         fault = await self.sim.add_fault(spec)
         return json_response(fault.to_json(self.sim.board.mono()), status=201)
@@ -76,8 +77,8 @@ class ControlApi:
 
     async def set_clock(self, request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-            if not isinstance(body, dict) or not set(body) <= {"speed", "advance"}:
+            body = await json_object(request, '{"speed": 60, "advance": "1h"}')
+            if not set(body) <= {"speed", "advance"}:
                 raise ValueError('send {"speed": 60} and/or {"advance": "1h"}')
             speed = body.get("speed")
             if speed is not None and (not isinstance(speed, int | float) or speed < 0):

@@ -13,7 +13,7 @@ from sim.faults import RECON_KINDS, Fault, ReconAmount, ReconDuplicate, ReconLat
 from sim.payments import payment_stats, recon_rows
 from sim.province import NotReady
 from sim.queries import records_page
-from sim.server import answer, error_response, health_response, json_response
+from sim.server import answer, error_response, health_response, json_object, json_response
 from sim.simulation import Simulation
 from sim.wire import iso, parse_time
 
@@ -48,11 +48,9 @@ class PaymentsApi:
 
     async def pay(self, request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-        except ValueError:
-            return error_response("the body must be JSON: {\"amount\": 50000}")
-        if not isinstance(body, dict):
-            return error_response("the body must be a JSON object")
+            body = await json_object(request, '{"amount": 50000, "intermediary": "vnpay"}')
+        except ValueError as exc:
+            return error_response(str(exc))
         amount = body.get("amount")
         if not isinstance(amount, int) or isinstance(amount, bool) or not 0 < amount <= MAX_AMOUNT:
             return error_response(f"amount must be a whole number of VND from 1 to {MAX_AMOUNT}")

@@ -13,7 +13,7 @@ from sim.catalogue import AGENCIES, PROCEDURE_BY_CODE, PROCEDURES, PROVINCE_NAME
 from sim.faults import NationalMismatch
 from sim.portal_stats import portal_stats
 from sim.queries import parse_window, records_page
-from sim.server import answer, error_response, health_response, json_response
+from sim.server import answer, error_response, health_response, json_object, json_response
 from sim.simulation import Simulation, inflate
 from sim.wire import iso
 
@@ -103,11 +103,9 @@ class PortalApi:
 
     async def submit(self, request: web.Request) -> web.Response:
         try:
-            body = await request.json()
-        except ValueError:
-            return error_response('the body must be JSON: {"procedure_code": ..., "channel": 2}')
-        if not isinstance(body, dict):
-            return error_response("the body must be a JSON object")
+            body = await json_object(request, '{"procedure_code": "1.001193", "channel": 2}')
+        except ValueError as exc:
+            return error_response(str(exc))
         proc = PROCEDURE_BY_CODE.get(str(body.get("procedure_code", "")))
         if proc is None:
             return error_response("procedure_code is not in /api/procedures")

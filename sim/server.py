@@ -13,7 +13,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from random import Random
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -63,6 +63,17 @@ def answer(compute: Callable[[], object]) -> web.Response:
         return json_response(compute())
     except ValueError as exc:
         return error_response(str(exc))
+
+
+async def json_object(request: web.Request, example: str) -> dict[str, Any]:
+    """The request body as a JSON object; ValueError says what to send instead."""
+    try:
+        body = await request.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        raise ValueError(f"the body must be a JSON object, e.g. {example}")
+    return body
 
 
 def health_response(system: str, now: datetime) -> web.Response:

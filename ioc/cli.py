@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ioc.tokens_cli",
     "ioc.grafana.cli",
     "ioc.demo",
+    "ioc.drill.cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]

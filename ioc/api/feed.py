@@ -25,6 +25,9 @@ from ioc.api.status import SYSTEMS, StatusReader
 log = logging.getLogger(__name__)
 PROVINCE_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 OPEN_STATES = ["pending", "firing"]
+# The wall's KPI tiles: today's dossiers, payments and documents against the 766 targets.
+WALL_KPIS = ("dossiers.received", "766.2.1", "766.3.3", "766.3.6", "766.4.2",
+             "payments.success_rate", "recon.match_rate", "documents.signing_rate")
 
 
 def day_start(now: datetime, tz: ZoneInfo = PROVINCE_TZ) -> datetime:
@@ -39,14 +42,14 @@ class WallFeed:
     def __init__(self, pool: AsyncConnectionPool, status: StatusReader,
                  clock: Callable[[], datetime], *, heartbeat_s: float = 15.0,
                  refresh_s: float = 5.0, kpi_every_s: float = 60.0,
-                 wall_kpis: Sequence[str] | None = None, snapshot_ttl_s: float = 1.0) -> None:
+                 wall_kpis: Sequence[str] = WALL_KPIS, snapshot_ttl_s: float = 1.0) -> None:
         self._pool = pool
         self._status = status
         self._clock = clock
         self.heartbeat_s = heartbeat_s
         self.refresh_s = refresh_s
         self.kpi_every_s = kpi_every_s
-        self._wall_kpis = list(wall_kpis) if wall_kpis is not None else None
+        self._wall_kpis = list(wall_kpis)
         self._snapshot_ttl_s = snapshot_ttl_s
         self._cached: tuple[float, dict[str, Any]] | None = None
         self._lock = asyncio.Lock()
@@ -121,9 +124,8 @@ class WallFeed:
                     rows = await kpi_source.read(conn, "availability", start, now,
                                                  {"system": system})
                     availability[system] = rows[0]["value"] if rows else None
-                for d in await kpi_source.definitions(conn):
-                    if self._wall_kpis is not None and d["id"] not in self._wall_kpis:
-                        continue
+                known = {d["id"]: d for d in await kpi_source.definitions(conn)}
+                for d in (known[k] for k in self._wall_kpis if k in known):
                     rows = await kpi_source.read(conn, d["id"], start, now, {})
                     row = next((r for r in rows if not r["labels"]), rows[0] if rows else None)
                     kpis.append({**d, "from": start, "to": now,

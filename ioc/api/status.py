@@ -82,8 +82,10 @@ def system_state(targets: list[dict[str, Any]]) -> SystemState:
 
 def system_status(system: str, targets: list[dict[str, Any]]) -> dict[str, Any]:
     """A system's status document: state, median latency of live targets, freshness."""
-    live = sorted(t["latency_ms"] for t in targets
-                  if t["state"] != "nodata" and t["latency_ms"] is not None)
+    # Latency as users see it: HTTP probes when the system has any, else every probe kind.
+    timed = [t for t in targets if t["state"] != "nodata" and t["latency_ms"] is not None]
+    http = [t for t in timed if t["kind"] == "http"]
+    live = sorted(t["latency_ms"] for t in (http or timed))
     checked = [t["checked_at"] for t in targets if t["checked_at"] is not None]
     stale = [t["stale_at"] for t in targets if t["state"] != "nodata" and t["stale_at"]]
     return {

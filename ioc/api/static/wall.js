@@ -9,13 +9,15 @@ const I18N = {
     offline: "Mất kết nối", notoken: "Thiếu mã truy cập (#token=...)",
     "sys.portal": "Cổng dịch vụ công", "sys.payments": "Thanh toán trực tuyến",
     "sys.documents": "Quản lý văn bản",
-    "state.up": "Hoạt động tốt", "state.degraded": "Chậm / một phần", "state.down": "Gián đoạn",
+    "state.up": "Hoạt động tốt", "state.degraded": "Suy giảm", "state.down": "Gián đoạn",
     "state.nodata": "Không có dữ liệu",
     latency: "Độ trễ", availability: "Khả dụng hôm nay", freshness: "Cập nhật",
     alerts: "Cảnh báo đang mở", no_alerts: "Không có cảnh báo", nodata: "Không có dữ liệu",
     kpis: "Chỉ tiêu hôm nay (QĐ 766)", target: "Mục tiêu", acked: "Đã xác nhận: ",
     ago_s: " giây trước", ago_m: " phút trước", ago_h: " giờ trước", updated: "Cập nhật lúc ",
     "sev.critical": "Nghiêm trọng", "sev.warning": "Cảnh báo", "sev.info": "Thông tin",
+    "unit.working_days": "ngày làm việc", "unit.days": "ngày", "unit.VND": "₫",
+    "unit.ms": "ms", "unit.per_hour": "/giờ",
   },
   en: {
     title: "Smart Operations Centre",
@@ -23,13 +25,15 @@ const I18N = {
     offline: "Offline", notoken: "No access token (#token=...)",
     "sys.portal": "Public-service portal", "sys.payments": "Online payments",
     "sys.documents": "Document management",
-    "state.up": "Healthy", "state.degraded": "Slow / partial", "state.down": "Down",
+    "state.up": "Healthy", "state.degraded": "Degraded", "state.down": "Down",
     "state.nodata": "No data",
     latency: "Latency", availability: "Availability today", freshness: "Updated",
     alerts: "Open alerts", no_alerts: "No alerts", nodata: "No data",
     kpis: "Today's indicators (Decision 766)", target: "Target", acked: "Acked: ",
     ago_s: "s ago", ago_m: " min ago", ago_h: " h ago", updated: "Updated at ",
     "sev.critical": "Critical", "sev.warning": "Warning", "sev.info": "Info",
+    "unit.working_days": "working days", "unit.days": "days", "unit.VND": "VND",
+    "unit.ms": "ms", "unit.per_hour": "/h",
   },
 };
 
@@ -141,8 +145,10 @@ function renderAlerts() {
 function kpiValue(k) {
   if (k.value == null) return T("nodata");
   const unit = k.unit || "";
-  if (unit === "ratio" || unit === "fraction" || unit === "%") return fmtPercent(k.value);
-  return fmtNumber(k.value, 2) + (unit && unit !== "count" ? " " + unit : "");
+  if (unit === "ratio") return fmtPercent(k.value);
+  if (unit === "count") return fmtNumber(k.value, 0);
+  const label = T("unit." + unit);
+  return fmtNumber(k.value, 2) + " " + (label === "unit." + unit ? unit : label);
 }
 
 function renderKpis() {
@@ -152,7 +158,7 @@ function renderKpis() {
   for (const k of view.kpis) {
     const tile = tpl.content.firstElementChild.cloneNode(true);
     const target = k.target ?? k.threshold;
-    let met = "unknown";
+    let met = k.value == null ? "unknown" : "none";
     if (k.value != null && target != null) {
       met = String(k.higher_is_better === false ? k.value <= target : k.value >= target);
     }

@@ -20,6 +20,7 @@ from typing import Any, ClassVar
 
 # (at, op, arg): at which simulated time, which operation, with what argument.
 Step = tuple[datetime, int, Any]
+_NO_STEPS: list[Step] = []
 
 
 class Record:
@@ -131,7 +132,10 @@ class Engine:
             rec.step += 1
             self._apply(rec, op, at, arg)
             applied += 1
-            self.schedule(rec)
+            if rec.step < len(rec.plan):
+                self.schedule(rec)
+            else:
+                rec.plan, rec.step = _NO_STEPS, 0  # a finished plan is not needed any more
         return applied
 
     def release(self, hold_id: str, at: datetime, drain: timedelta, rng: Random) -> int:

@@ -37,7 +37,7 @@ def judge(ev: Evidence) -> list[Verdict]:
             out.append(checks.probe_verdict(conn, played))
             out.extend(checks.alert_verdicts(played, found))
         out.append(checks.unexpected_verdict(ev, found))
-        out.extend(Verdict(f"{kind}: not drilled", "-", why, True) for kind, why in NOT_DRILLED)
+        out.extend(Verdict(f"{kind}: not drilled", "-", why, None) for kind, why in NOT_DRILLED)
         out.extend(checks.notification_verdicts(conn, ev, found))
         out.extend(checks.sample_verdicts(conn, ev))
         week = Week.containing(ev.started_at)

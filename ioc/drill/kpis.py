@@ -159,7 +159,9 @@ def kpi_verdicts(readers: dict[str, Callable[[], dict[str, float | None]]]) -> l
         expected = seen["sql"].get(name)
         shown = {reader: values.get(name) for reader, values in seen.items()}
         agree = expected is not None and all(v == expected for v in shown.values())
-        out.append(Verdict(f"KPI {name}: readers agree", f"{expected} (ioc_kpi) everywhere",
-                           ", ".join(f"{r}={v}" for r, v in shown.items() if r != "sql"),
+        others = [r for r in shown if r != "sql"]
+        observed = ("=".join(others) + f"={expected}" if agree
+                    else ", ".join(f"{r}={shown[r]}" for r in others))
+        out.append(Verdict(f"KPI {name}: readers agree", f"{expected} (ioc_kpi)", observed,
                            agree))
     return out

@@ -22,7 +22,7 @@ from ioc.api.edge import Edge
 from ioc.api.feed import WALL_KPIS, WallFeed, run_ticker
 from ioc.api.live import Hub
 from ioc.api.ratelimit import FailureLimiter
-from ioc.api.routes import admin, alerts, ops, status, wall
+from ioc.api.routes import admin, alerts, docs, ops, status, wall
 from ioc.api.sources import SourceUnavailable
 from ioc.api.status import StatusReader, StatusRules
 from ioc.config.model import ProvinceConfig
@@ -81,6 +81,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
         app.include_router(router, prefix="/api/v1")
     app.include_router(ops.router)
     app.include_router(wall.router)
+    app.include_router(docs.router)
     app.add_exception_handler(SourceUnavailable, _unavailable)  # type: ignore[arg-type]
     if cors_origins:  # closed by default: no cross-origin browser access at all
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),

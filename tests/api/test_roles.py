@@ -64,7 +64,8 @@ ROUTES = [
 ]
 PUBLIC = [
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/wall"),
-    ("GET", "/wall/{name}"), ("GET", "/api/v1/openapi.json"),
+    ("GET", "/wall/{name}"), ("GET", "/api/v1/openapi.json"), ("GET", "/docs"),
+    ("GET", "/api/docs"),
 ]
 _RANK = {"viewer": 1, "operator": 2, "admin": 3}
 

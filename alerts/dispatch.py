@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -76,31 +76,79 @@ def event(row: Mapping[str, Any], kind: str, key: str, level: int,
     }
 
 
-async def enqueue(conn: AsyncConnection[Any], cfg: ProvinceConfig, to: Recipient, group: str,
-                  ev: dict[str, Any], due_at: datetime, now: datetime) -> None:
-    """Add an event to the group's message still waiting to go out, or start a new message.
+_NOTIFIED = """
+INSERT INTO alert_notified (fingerprint, channel, recipient, episode, level, group_key,
+    send_resolved, sends, last_at) VALUES (%s, %s, %s, %s, %s, %s, %s, 1, %s)
+ON CONFLICT (fingerprint, channel, recipient) DO UPDATE SET episode = EXCLUDED.episode,
+    level = EXCLUDED.level, group_key = EXCLUDED.group_key,
+    send_resolved = EXCLUDED.send_resolved, sends = 1, last_at = EXCLUDED.last_at
+"""
+_REPEATED = ("UPDATE alert_notified SET sends = sends + 1, last_at = %s"
+             " WHERE fingerprint = %s AND channel = %s AND recipient = %s")
+
+
+@dataclass
+class Outgoing:
+    """What one cycle decided to send, written at its end: one message per channel, recipient
+    and group (so an alert storm is a few messages, not thousands), and the record of it."""
+
+    events: dict[tuple[str, str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    due: dict[tuple[str, str, str], datetime] = field(default_factory=dict)
+    notified: list[tuple[Any, ...]] = field(default_factory=list)
+    repeated: list[tuple[Any, ...]] = field(default_factory=list)
+
+    def add(self, to: Recipient, group: str, ev: dict[str, Any], due_at: datetime) -> None:
+        key = (to.channel, to.recipient, group)
+        self.events.setdefault(key, []).append(ev)
+        self.due[key] = min(due_at, self.due.get(key, due_at))
+
+    def __len__(self) -> int:
+        return sum(len(evs) for evs in self.events.values())
+
+    async def flush(self, conn: AsyncConnection[Any], cfg: ProvinceConfig,
+                    now: datetime) -> int:
+        """Write everything to the outbox (in the caller's transaction); returns events."""
+        for (channel, recipient, group), evs in self.events.items():
+            await _enqueue(conn, cfg.channel(channel).enabled, channel, recipient, group, evs,
+                           self.due[(channel, recipient, group)], now)
+        async with conn.cursor() as cur:
+            if self.notified:
+                await cur.executemany(_NOTIFIED, self.notified)
+            if self.repeated:
+                await cur.executemany(_REPEATED, self.repeated)
+        count = len(self)
+        self.events.clear()
+        self.due.clear()
+        self.notified.clear()
+        self.repeated.clear()
+        return count
+
+
+async def _enqueue(conn: AsyncConnection[Any], enabled: bool, channel: str, recipient: str,
+                   group: str, evs: list[dict[str, Any]], due_at: datetime,
+                   now: datetime) -> None:
+    """Add events to the group's message still waiting to go out, or start a new message.
 
     Only a message never attempted takes new events: one whose send may have reached the
-    receiver keeps exactly the events (and the idempotency key) it was first sent with.
+    receiver keeps exactly the events (and the idempotency key) it was first sent with. A
+    disabled channel's message is stored as `skipped`: visible, never silently dropped.
     """
-    channel = cfg.channel(to.channel)
-    state = "pending" if channel.enabled else "skipped"
+    body = json.dumps(evs, ensure_ascii=False)
     async with conn.cursor() as cur:
-        if state == "pending":
+        if enabled:
             await cur.execute(
                 "UPDATE notifications SET events = events || %s::jsonb WHERE id = ("
                 " SELECT id FROM notifications WHERE state = 'pending' AND attempts = 0"
                 " AND channel = %s AND recipient = %s AND group_key = %s"
-                " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)",
-                (json.dumps([ev], ensure_ascii=False), to.channel, to.recipient, group))
+                " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)", (body, channel, recipient, group))
             if cur.rowcount == 1:
                 return
         await cur.execute(
             "INSERT INTO notifications (idempotency_key, channel, recipient, group_key, events,"
             " state, due_at, created_at) VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s, %s)"
             " ON CONFLICT (idempotency_key) DO NOTHING",
-            (ev["key"], to.channel, to.recipient, group, json.dumps([ev], ensure_ascii=False),
-             state, due_at, now))
+            (evs[0]["key"], channel, recipient, group, body,
+             "pending" if enabled else "skipped", due_at, now))
 
 
 def _key(row: Mapping[str, Any], transition: int, to: Recipient, repeat: int = 0) -> str:
@@ -109,8 +157,9 @@ def _key(row: Mapping[str, Any], transition: int, to: Recipient, repeat: int = 0
 
 
 async def notify_firing(conn: AsyncConnection[Any], cfg: ProvinceConfig, mutes: Muter,
-                        rule_names: Mapping[str, str], now: datetime) -> int:
-    """Enqueue what each firing alert's episode still lacks; returns events enqueued."""
+                        rule_names: Mapping[str, str], out: Outgoing, now: datetime) -> None:
+    """Plan what each firing alert's episode still lacks: first messages, escalation steps
+    whose time has come, repeats."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("SELECT * FROM alerts WHERE state = 'firing'")
         alerts = await cur.fetchall()
@@ -118,59 +167,45 @@ async def notify_firing(conn: AsyncConnection[Any], cfg: ProvinceConfig, mutes: 
                           " WHERE a.state = 'firing'")
         sent = {(r["fingerprint"], r["channel"], r["recipient"]): r
                 for r in await cur.fetchall()}
-    count = 0
     for row in alerts:
         if mutes.mutes(routing_labels(row)):
             continue
+        name = rule_names.get(row["rule_id"], row["rule_id"])
         for p in plan(cfg, row, now):
             done = sent.get((row["fingerprint"], p.to.channel, p.to.recipient))
-            count += await _bring_up_to_date(conn, cfg, row, p, done, rule_names, now)
-    return count
+            _bring_up_to_date(out, row, p, done, name, now)
 
 
-async def _bring_up_to_date(conn: AsyncConnection[Any], cfg: ProvinceConfig,
-                            row: Mapping[str, Any], p: Planned, done: Mapping[str, Any] | None,
-                            rule_names: Mapping[str, str], now: datetime) -> int:
+def _bring_up_to_date(out: Outgoing, row: Mapping[str, Any], p: Planned,
+                      done: Mapping[str, Any] | None, name: str, now: datetime) -> None:
     group = group_key(p.route, routing_labels(row))
-    name = rule_names.get(row["rule_id"], row["rule_id"])
+    fp, to = row["fingerprint"], p.to
     if done is None or done["episode"] != row["episode"]:
-        kind = "escalation" if p.to.level else "firing"
-        ev = event(row, kind, _key(row, row["episode"], p.to), p.to.level, name)
-        await enqueue(conn, cfg, p.to, group, ev, now + (p.route.group_wait or timedelta(0)), now)
-        await conn.execute(
-            "INSERT INTO alert_notified (fingerprint, channel, recipient, episode, level,"
-            " group_key, send_resolved, sends, last_at) VALUES (%s, %s, %s, %s, %s, %s, %s, 1, %s)"
-            " ON CONFLICT (fingerprint, channel, recipient) DO UPDATE SET episode ="
-            " EXCLUDED.episode, level = EXCLUDED.level, group_key = EXCLUDED.group_key,"
-            " send_resolved = EXCLUDED.send_resolved, sends = 1, last_at = EXCLUDED.last_at",
-            (row["fingerprint"], p.to.channel, p.to.recipient, row["episode"], p.to.level,
-             group, bool(p.route.send_resolved), now))
-        return 1
+        kind = "escalation" if to.level else "firing"
+        ev = event(row, kind, _key(row, row["episode"], to), to.level, name)
+        out.add(to, group, ev, now + (p.route.group_wait or timedelta(0)))
+        out.notified.append((fp, to.channel, to.recipient, row["episode"], to.level, group,
+                             bool(p.route.send_resolved), now))
+        return
     repeat = p.route.repeat_interval
     if row["acked_at"] is not None or repeat is None or now - done["last_at"] < repeat:
-        return 0
-    ev = event(row, "repeat", _key(row, row["episode"], p.to, done["sends"]), p.to.level, name)
-    await enqueue(conn, cfg, p.to, group, ev, now, now)
-    await conn.execute("UPDATE alert_notified SET sends = sends + 1, last_at = %s"
-                       " WHERE fingerprint = %s AND channel = %s AND recipient = %s",
-                       (now, row["fingerprint"], p.to.channel, p.to.recipient))
-    return 1
+        return
+    out.add(to, group, event(row, "repeat", _key(row, row["episode"], to, done["sends"]),
+                             to.level, name), now)
+    out.repeated.append((now, fp, to.channel, to.recipient))
 
 
 async def notify_resolved(conn: AsyncConnection[Any], cfg: ProvinceConfig,
                           row: Mapping[str, Any], transition: int, rule_name: str,
-                          now: datetime) -> int:
+                          out: Outgoing, now: datetime) -> None:
     """Tell everyone who heard about the episode that it is over (where routes want that)."""
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute("DELETE FROM alert_notified WHERE fingerprint = %s RETURNING *",
                           (row["fingerprint"],))
         told = await cur.fetchall()
-    count = 0
     for t in told:
         if not t["send_resolved"] or t["channel"] not in cfg.channels_by_name:
             continue
         to = Recipient(t["channel"], t["recipient"], t["level"])
-        ev = event(row, "resolved", _key(row, transition, to), t["level"], rule_name)
-        await enqueue(conn, cfg, to, t["group_key"], ev, now, now)
-        count += 1
-    return count
+        out.add(to, t["group_key"], event(row, "resolved", _key(row, transition, to),
+                                          t["level"], rule_name), now)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -19,7 +20,7 @@ import psycopg
 from psycopg import AsyncConnection
 
 from alerts import store, template
-from alerts.dispatch import notify_firing, notify_resolved
+from alerts.dispatch import Outgoing, notify_firing, notify_resolved
 from alerts.rules import KINDS, Context, RuleError, Sample
 from alerts.silence import active_mutes, sync_config_maintenance
 from alerts.state import AlertState, Damping, step
@@ -43,6 +44,8 @@ class CycleReport:
 
     evaluated: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Time spent per rule's query, and in 'apply' (state, storage, dispatch)."""
     transitions: int = 0
     notifications: int = 0
 
@@ -63,6 +66,8 @@ class Engine:
         self.instance = instance or f"{socket.gethostname()}:{id(self):x}"
         self._next: dict[str, datetime] = {}
         self._memory: dict[str, AlertState] = {}  # inactive alerts counting failures
+        self._identities: dict[tuple[str, tuple[tuple[str, str], ...]],
+                               tuple[dict[str, str], str]] = {}
         self._synced_at: datetime | None = None
         self._started_at: datetime | None = None
         self.rule_names = {r.id: r.name for r in cfg.rules}
@@ -71,15 +76,20 @@ class Engine:
         """Evaluate the rules that are due at `now` and act on the result."""
         report = CycleReport()
         results = await self._evaluate_due(now, report)
+        started = time.perf_counter()
         async with self.conn.transaction():
             await self._sync_maintenance(now)
             rows = await store.load(self.conn, list(results), now, Damping().flap_window)
+            out, steady = Outgoing(), []
             for rule_id, samples in results.items():
-                await self._apply(self.cfg.rule(rule_id), samples, rows, now, report)
+                steady += await self._apply(self.cfg.rule(rule_id), samples, rows, now, out,
+                                            report)
+            await store.update_many(self.conn, steady, now)
             mutes = await active_mutes(self.conn, now)
-            report.notifications += await notify_firing(self.conn, self.cfg, mutes,
-                                                        self.rule_names, now)
+            await notify_firing(self.conn, self.cfg, mutes, self.rule_names, out, now)
+            report.notifications += await out.flush(self.conn, self.cfg, now)
             await self._heartbeat(now)
+        report.seconds["apply"] = time.perf_counter() - started
         return report
 
     async def _evaluate_due(self, now: datetime, report: CycleReport) -> dict[str, list[Sample]]:
@@ -89,6 +99,7 @@ class Engine:
             if not rule.enabled or self._next.get(rule.id, now) > now:
                 continue
             self._next[rule.id] = now + rule.interval
+            started = time.perf_counter()
             try:
                 results[rule.id] = await KINDS[rule.kind].evaluate(self.conn, rule, ctx)
             except (RuleError, psycopg.Error) as exc:
@@ -96,21 +107,26 @@ class Engine:
                 report.failed[rule.id] = str(exc)
                 log.warning("rule %s failed: %s", rule.id, exc)
                 continue
+            finally:
+                report.seconds[rule.id] = time.perf_counter() - started
             report.evaluated.append(rule.id)
         return results
 
     async def _apply(self, rule: RuleBase, samples: list[Sample],
-                     rows: Mapping[str, dict[str, Any]], now: datetime,
-                     report: CycleReport) -> None:
+                     rows: Mapping[str, dict[str, Any]], now: datetime, out: Outgoing,
+                     report: CycleReport) -> list[store.Change]:
+        """Step every alert of the rule; returns changes without a transition (batched)."""
         seen: dict[str, tuple[dict[str, str], Sample]] = {}
         for s in samples:
-            labels = template.rule_labels(rule, s.labels)
-            seen[store.fingerprint(rule.id, labels)] = (labels, s)
+            labels, fp = self._identity(rule, s.labels)
+            if s.active or fp in rows or fp in self._memory:
+                seen[fp] = (labels, s)  # an inactive series with no alert has nothing to do
         for fp, old in rows.items():
             if old["rule_id"] == rule.id and fp not in seen and old["state"] != "resolved":
                 # a series that vanished from the result no longer meets the condition
                 seen[fp] = (old["labels"], Sample(old["labels"], None, False, old["severity"]))
         d = damping(rule)
+        steady = []
         for fp, (labels, s) in seen.items():
             row = rows.get(fp)
             prev = store.to_state(row) if row else self._memory.get(fp, AlertState())
@@ -121,24 +137,42 @@ class Engine:
                 self._memory[fp] = new  # counting towards the failure threshold
                 continue
             self._memory.pop(fp, None)
-            await self._save(rule, fp, labels, s.severity or rule.severity, new, transitions,
-                             now, report)
+            change = self._change(rule, fp, labels, s.severity or rule.severity, new,
+                                  transitions)
+            if transitions or row is None:
+                await self._save(rule, change, now, out, report)
+            else:
+                steady.append(change)
+        return steady
 
-    async def _save(self, rule: RuleBase, fp: str, labels: dict[str, str], severity: str,
-                    new: AlertState, transitions: list[Any], now: datetime,
-                    report: CycleReport) -> None:
+    def _identity(self, rule: RuleBase, series: Mapping[str, str]) -> tuple[dict[str, str], str]:
+        """An alert's labels and fingerprint for a series, remembered between cycles."""
+        key = (rule.id, tuple(sorted(series.items())))
+        found = self._identities.get(key)
+        if found is None:
+            if len(self._identities) > 500_000:  # series come and go; keep memory bounded
+                self._identities.clear()
+            labels = template.rule_labels(rule, series)
+            found = self._identities[key] = (labels, store.fingerprint(rule.id, labels))
+        return found
+
+    def _change(self, rule: RuleBase, fp: str, labels: dict[str, str], severity: str,
+                new: AlertState, transitions: list[Any]) -> store.Change:
         status = "resolved" if new.state == "resolved" else "firing"
         variables = template.variables(rule, labels, new.value, severity, status,
                                        new.started_at)
-        change = store.Change(fp, rule.id, labels, template.render_annotations(rule, variables),
-                              severity, new, transitions)
+        return store.Change(fp, rule.id, labels, template.render_annotations(rule, variables),
+                            severity, new, transitions)
+
+    async def _save(self, rule: RuleBase, change: store.Change, now: datetime, out: Outgoing,
+                    report: CycleReport) -> None:
+        fp = change.fingerprint
         row, ids = await store.save(self.conn, change, now)
         report.transitions += len(ids)
         for tid, (before, after) in ids:
             log.info("alert %s %s: %s -> %s", rule.id, fp, before, after)
             if after == "resolved" and row is not None:
-                report.notifications += await notify_resolved(self.conn, self.cfg, row, tid,
-                                                              rule.name, now)
+                await notify_resolved(self.conn, self.cfg, row, tid, rule.name, out, now)
 
     async def _sync_maintenance(self, now: datetime) -> None:
         if self._synced_at is not None and now - self._synced_at < MAINTENANCE_SYNC:

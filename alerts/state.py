@@ -59,11 +59,14 @@ def step(prev: AlertState, active: bool, value: float | None, damping: Damping,
 
 def _failing(prev: AlertState, value: float | None, d: Damping,
              now: datetime) -> tuple[AlertState, list[Transition]]:
-    cur = replace(prev, value=value, fail_count=prev.fail_count + 1, ok_count=0, ok_since=None)
+    # counters only count where they decide something, so a steady alert stays equal to
+    # itself and costs no write
+    cur = replace(prev, value=value, ok_count=0, ok_since=None)
     if prev.state in ("inactive", "resolved"):
+        cur = replace(cur, fail_count=prev.fail_count + 1)
         if cur.fail_count < d.failure_threshold:
             return cur, []
-        cur = replace(cur, started_at=now)
+        cur = replace(cur, started_at=now, fail_count=0)
         if d.for_ <= timedelta(0):
             return _fire(cur, d, now), [(prev.state, "firing")]
         return replace(cur, state="pending"), [(prev.state, "pending")]
@@ -81,16 +84,17 @@ def _fire(cur: AlertState, d: Damping, now: datetime) -> AlertState:
 
 def _passing(prev: AlertState, value: float | None, d: Damping,
              now: datetime) -> tuple[AlertState, list[Transition]]:
-    cur = replace(prev, value=value, fail_count=0, ok_count=prev.ok_count + 1,
-                  ok_since=prev.ok_since or now)
+    if prev.state in ("inactive", "resolved"):
+        return replace(prev, fail_count=0), []
+    cur = replace(prev, value=value, ok_count=prev.ok_count + 1, ok_since=prev.ok_since or now)
     if prev.state == "pending":
         # back to how it was before this episode began: resolved if it ever fired, else gone
         back: State = "resolved" if prev.resolved_at is not None else "inactive"
-        return replace(cur, state=back), [("pending", "inactive")]
-    if prev.state != "firing" or cur.ok_count < d.success_threshold:
+        return replace(cur, state=back, ok_count=0, ok_since=None), [("pending", "inactive")]
+    if cur.ok_count < d.success_threshold:
         return cur, []
     if cur.flapping and cur.ok_since is not None and now - cur.ok_since < d.flap_hold:
         return cur, []
-    return replace(cur, state="resolved", resolved_at=now, flapping=False), [
-        ("firing", "resolved")]
+    return replace(cur, state="resolved", resolved_at=now, flapping=False, ok_count=0,
+                   ok_since=None), [("firing", "resolved")]
 

@@ -108,6 +108,26 @@ async def save(conn: AsyncConnection[Any], ch: Change, now: datetime) -> tuple[
         return await cur.fetchone(), ids
 
 
+_STEADY = """
+UPDATE alerts SET value = %(value)s, annotations = %(ann)s, fail_count = %(fails)s,
+    ok_count = %(oks)s, ok_since = %(ok_since)s, flapping = %(flapping)s, updated_at = %(now)s
+ WHERE fingerprint = %(fp)s
+"""
+
+
+async def update_many(conn: AsyncConnection[Any], changes: Sequence[Change],
+                      now: datetime) -> None:
+    """Write changes that made no transition (a new value, a count towards a threshold) in
+    one round of statements: a steady storm of firing alerts costs one batch per cycle."""
+    if not changes:
+        return
+    async with conn.cursor() as cur:
+        await cur.executemany(_STEADY, [
+            {"value": c.new.value, "ann": _j(c.annotations), "fails": c.new.fail_count,
+             "oks": c.new.ok_count, "ok_since": c.new.ok_since, "flapping": c.new.flapping,
+             "now": now, "fp": c.fingerprint} for c in changes])
+
+
 def _j(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, sort_keys=True)
 

@@ -75,7 +75,7 @@ async def _targets(conn: AsyncConnection[Any], rule: AbsenceRule,
         where.append(sql.SQL("t.labels @> %(labels)s::jsonb"))
         params["labels"] = json.dumps(sel.labels, ensure_ascii=False)
     query = sql.SQL(
-        "SELECT t.id, t.system, t.labels, greatest("
+        "SELECT t.id, t.system, t.labels::text AS labels, greatest("
         " (SELECT max(p.time) FROM probe_results p WHERE p.target_id = t.id"
         "   AND p.time > %(since)s AND p.time <= %(now)s),"
         " (SELECT max(x.time) FROM samples x JOIN series s ON s.id = x.series_id"

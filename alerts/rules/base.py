@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -66,6 +68,17 @@ def compare(value: float | None, op: str, threshold: float) -> bool:
     return value is not None and _OPS[op](value, threshold)
 
 
-def text_labels(raw: Mapping[str, Any] | None) -> dict[str, str]:
-    """Labels as text (jsonb may hold numbers); None-valued labels are dropped."""
+def text_labels(raw: Mapping[str, Any] | str | None) -> dict[str, str]:
+    """Labels as text (jsonb may hold numbers); None-valued labels are dropped.
+
+    Label sets fetched as JSON text are parsed once and remembered: the same 10,000 targets
+    come back every cycle.
+    """
+    if isinstance(raw, str):
+        return dict(_parsed(raw))
     return {str(k): str(v) for k, v in (raw or {}).items() if v is not None}
+
+
+@lru_cache(maxsize=65536)
+def _parsed(text: str) -> tuple[tuple[str, str], ...]:
+    return tuple((str(k), str(v)) for k, v in json.loads(text).items() if v is not None)

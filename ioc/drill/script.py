@@ -120,7 +120,7 @@ NOT_DRILLED: tuple[tuple[str, str], ...] = (
      "records (the KPI layer reads records, which stay true)"),
     ("national_mismatch", "not alertable: national counts feed 766.1.4 but no rule watches "
      "766.1.4"),
-    ("recon_missing/amount/duplicate/late", "not drilled: recon-breaks-24h sees them only in "
+    ("recon_missing/amount/duplicate/late", "recon-breaks-24h sees them only in "
      "T+1 files of past business days with dossiers, transactions and files all synced; "
      "beyond a one-hour drill"),
 )

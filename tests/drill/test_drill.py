@@ -26,7 +26,7 @@ def test_reduced_drill_passes_every_check(fresh_db_url: str, tmp_path: Path) -> 
     verdicts = run_drill(fresh_db_url, DrillOptions(reduced=True), tmp_path)
     table = format_table(verdicts)
     print(table)
-    assert [v.check for v in verdicts if not v.ok] == [], table
+    assert [v.check for v in verdicts if v.ok is False] == [], table
     checks = [v.check for v in verdicts]
     steps, _ = drill_script(reduced=True)
     assert {s.kind for s in steps} == REDUCED_KINDS

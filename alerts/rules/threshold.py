@@ -106,13 +106,13 @@ async def _metric_rows(conn: AsyncConnection[Any], rule: ThresholdRule,
     if sel.system:
         where.append(sql.SQL("coalesce(s.labels->>'system', t.system) = %(system)s"))
         params["system"] = sel.system
+    # join the series inside (the planner sees how many match) and their labels outside
     query = sql.SQL(
-        "WITH s AS (SELECT s.id, s.labels::text AS labels, t.system FROM series s"
-        "  LEFT JOIN targets t ON t.id = s.target_id WHERE {where})"
-        " SELECT s.id, s.labels, s.system, a.value FROM"
-        " (SELECT x.series_id, {agg} AS value FROM samples x WHERE x.series_id IN"
-        "  (SELECT id FROM s) AND x.time > %(from)s AND x.time <= %(now)s GROUP BY 1) a"
-        " JOIN s ON s.id = a.series_id"
+        "SELECT s.id, s.labels::text AS labels, t.system, a.value FROM"
+        " (SELECT x.series_id, {agg} AS value FROM samples x JOIN series s ON s.id = x.series_id"
+        "  LEFT JOIN targets t ON t.id = s.target_id"
+        "  WHERE {where} AND x.time > %(from)s AND x.time <= %(now)s GROUP BY 1) a"
+        " JOIN series s ON s.id = a.series_id LEFT JOIN targets t ON t.id = s.target_id"
     ).format(agg=_aggregate(rule.aggregate, "x.value", rule.window),
              where=sql.SQL(" AND ").join(where))
     rows = await _fetch(conn, query, params)

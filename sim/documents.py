@@ -138,11 +138,6 @@ def plan_document(wt: WorkTime, rng: Random, doc_id: str, received_at: datetime)
     return doc
 
 
-def is_overdue(doc: Document, now: datetime) -> bool:
-    """Open past its handling deadline."""
-    return doc.due_at is not None and doc.handled_at is None and now > doc.due_at
-
-
 def document_stats(docs: Iterable[Document], now: datetime) -> dict[str, Any]:
     """Counts over real documents, judged at `now`."""
     c = dict.fromkeys(

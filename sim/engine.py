@@ -153,7 +153,3 @@ class Engine:
             rec.plan[rec.step:] = [(t + shift, op, arg) for t, op, arg in rec.plan[rec.step:]]
             self.schedule(rec)
         return len(freed)
-
-    @property
-    def pending(self) -> int:
-        return len(self._heap) + len(self.deferred)

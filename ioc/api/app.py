@@ -17,21 +17,19 @@ from psycopg_pool import AsyncConnectionPool
 from ioc.api import metrics as api_metrics
 from ioc.api import redact
 from ioc.api.auth import Authenticator
+from ioc.api.csp import CSP
 from ioc.api.deps import Services
 from ioc.api.edge import Edge
 from ioc.api.feed import WALL_KPIS, WallFeed, run_ticker
 from ioc.api.live import Hub
 from ioc.api.ratelimit import FailureLimiter
-from ioc.api.routes import admin, alerts, docs, ops, status, wall
+from ioc.api.routes import acklink, admin, alerts, docs, ops, status, wall
 from ioc.api.sources import SourceUnavailable
 from ioc.api.status import StatusReader, StatusRules
 from ioc.config.model import ProvinceConfig
 from ioc.settings import Settings
 
 log = logging.getLogger("ioc.api")
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-       "font-src 'self'; connect-src 'self' ws: wss:; object-src 'none'; base-uri 'none'; "
-       "frame-ancestors 'none'; form-action 'none'")
 SECURITY_HEADERS = {
     "Content-Security-Policy": CSP,
     "X-Content-Type-Options": "nosniff",
@@ -66,7 +64,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
                     wall_kpis=wall_kpis)
     hub = Hub(settings.database_url, metrics, feed.on_event, queue_size=queue_size,
               send_timeout_s=send_timeout_s)
-    svc = Services(settings=settings, pool=pool, clock=clock, metrics=metrics,
+    svc = Services(settings=settings, pool=pool, clock=clock, metrics=metrics, limiter=limiter,
                    auth=Authenticator(pool, limiter, clock, metrics), status=reader,
                    feed=feed, hub=hub, config=config)
     app = FastAPI(
@@ -77,6 +75,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.services = svc
+    app.include_router(acklink.router)  # before /alerts/{fingerprint}/... routes
     for router in (status.router, alerts.router, admin.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(ops.router)

@@ -15,6 +15,7 @@ from ioc.api.auth import Authenticator
 from ioc.api.feed import WallFeed
 from ioc.api.live import Hub
 from ioc.api.metrics import ApiMetrics
+from ioc.api.ratelimit import FailureLimiter
 from ioc.api.status import StatusReader
 from ioc.config.model import ProvinceConfig
 from ioc.settings import Settings
@@ -30,6 +31,7 @@ class Services:
     pool: AsyncConnectionPool
     clock: Callable[[], datetime]
     metrics: ApiMetrics
+    limiter: FailureLimiter
     auth: Authenticator
     status: StatusReader
     feed: WallFeed

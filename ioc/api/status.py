@@ -9,6 +9,8 @@ down, or some (not all) have no data; nodata if none has data.
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -106,6 +108,8 @@ class StatusReader:
     def __init__(self, pool: AsyncConnectionPool, rules: StatusRules | None = None) -> None:
         self._pool = pool
         self.rules = rules or StatusRules()
+        self._recent: tuple[float, list[dict[str, Any]]] | None = None
+        self._lock = asyncio.Lock()
 
     async def targets(self, now: datetime, system: str | None = None) -> list[dict[str, Any]]:
         async with self._pool.connection() as conn:
@@ -113,8 +117,20 @@ class StatusReader:
             rows = await cur.fetchall()
         return [target_status(r, now, self.rules) for r in rows]  # type: ignore[arg-type]
 
-    async def systems(self, now: datetime) -> list[dict[str, Any]]:
-        """Every known system (the three always, plus any other the targets name)."""
+    async def systems(self, now: datetime, max_age_s: float = 0.0) -> list[dict[str, Any]]:
+        """Every known system (the three always, plus any other the targets name).
+
+        With `max_age_s`, a result computed that recently is reused (REST readers at hundreds
+        of requests a second share one query); the live feed always reads afresh.
+        """
+        if max_age_s <= 0:
+            return await self._systems(now)
+        async with self._lock:
+            if self._recent is None or time.monotonic() - self._recent[0] >= max_age_s:
+                self._recent = (time.monotonic(), await self._systems(now))
+            return self._recent[1]
+
+    async def _systems(self, now: datetime) -> list[dict[str, Any]]:
         targets = await self.targets(now)
         names = list(SYSTEMS) + sorted({t["system"] for t in targets} - set(SYSTEMS))
         return [system_status(s, [t for t in targets if t["system"] == s]) for s in names]

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from alerts.ack import link
 from ioc import db
 from ioc.api.feed import day_start
 
@@ -177,3 +178,22 @@ def test_metrics_pass_promtool(api_server: ApiServer, client: httpx.Client) -> N
 def test_day_start_is_midnight_in_the_province() -> None:
     assert day_start(datetime(2026, 1, 5, 18, 0, tzinfo=UTC)) == \
         datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
+
+
+def test_one_click_link_confirms_then_acknowledges(api_server: ApiServer, api_db: str) -> None:
+    now = datetime.now(UTC)
+    add_alert(api_db, "fp-link", now)
+    url = link(api_server.url, "fp-link", 1, now, api_server.settings.secret_key)
+    page = httpx.get(url)  # what a mail scanner's prefetch does: nothing is acknowledged
+    assert page.status_code == 200 and "<form method=\"post\">" in page.text
+    assert "form-action 'self'" in page.headers["content-security-policy"]
+    with db.connect(api_db) as conn:
+        row = conn.execute("SELECT acked_by FROM alerts WHERE fingerprint = 'fp-link'").fetchone()
+    assert row == (None,)
+    done = httpx.post(url)
+    assert done.status_code == 200 and "Đã xác nhận" in done.text
+    with db.connect(api_db) as conn:
+        row = conn.execute("SELECT acked_by FROM alerts WHERE fingerprint = 'fp-link'").fetchone()
+    assert row == ("link",)
+    forged = httpx.post(url[:-3] + "xyz")
+    assert forged.status_code == 404

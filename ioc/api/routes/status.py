@@ -21,18 +21,21 @@ from ioc.api.sources import kpi as kpi_source
 from ioc.api.sources import series as series_source
 
 router = APIRouter(tags=["status"], dependencies=[Depends(require("viewer"))])
+# Status is judged from probes seconds apart: answers up to a second old are as good as fresh.
+STATUS_MAX_AGE_S = 1.0
 Step = Annotated[series_source.Step, Query(description="rollup resolution")]
 
 
-@router.get("/status", response_model=StatusResponse, summary="Status of every system")
+@router.get("/status", response_model=StatusResponse,
+            summary="Status of every system (as of at most a second ago)")
 async def all_status(svc: Svc) -> dict[str, Any]:
     now = svc.clock()
-    return {"at": now, "systems": await svc.status.systems(now)}
+    return {"at": now, "systems": await svc.status.systems(now, max_age_s=STATUS_MAX_AGE_S)}
 
 
 @router.get("/status/{system}", response_model=SystemStatus, summary="Status of one system")
 async def one_status(svc: Svc, system: Annotated[str, Path(max_length=100)]) -> dict[str, Any]:
-    for doc in await svc.status.systems(svc.clock()):
+    for doc in await svc.status.systems(svc.clock(), max_age_s=STATUS_MAX_AGE_S):
         if doc["system"] == system:
             return doc
     raise HTTPException(404, f"unknown system {system!r}")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from importlib import resources
 
-from fastapi import APIRouter, HTTPException, WebSocket
+from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
 from ioc.api.auth import AuthError, client_address, websocket_secret
@@ -50,6 +50,10 @@ async def live(ws: WebSocket) -> None:
     client = svc.hub.add(principal)
     try:
         await ws.send_text(dumps(await svc.feed.snapshot()))
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        svc.hub.remove(client)  # gone before its snapshot arrived
+        return
+    try:
         await svc.hub.serve(ws, client)
     finally:
         svc.hub.remove(client)

@@ -237,15 +237,15 @@ async def probes(args: argparse.Namespace) -> None:
             child = await asyncio.create_subprocess_exec(
                 sys.executable, __file__, "_collector", str(work / "cfg"), url,
                 str(args.warmup), str(args.duration), stdout=asyncio.subprocess.PIPE)
-            await asyncio.sleep(args.warmup)
-            bb_cpu0 = _proc_cpu(bb.pid)
-            bb_done = bb_ok = 0
-            if args.blackbox:
-                bb_done, bb_ok = await drive_blackbox(bb_port, urls, args.interval,
-                                                      args.duration)
-            bb_cpu = _proc_cpu(bb.pid) - bb_cpu0
             out, _ = await child.communicate()
         ours = json.loads(out)
+        # blackbox_exporter second, on the same targets and server: on a small machine the two
+        # running at once would measure the contention between them, not either of them.
+        bb_cpu0 = _proc_cpu(bb.pid)
+        bb_done = bb_ok = 0
+        if args.blackbox:
+            bb_done, bb_ok = await drive_blackbox(bb_port, urls, args.interval, args.duration)
+        bb_cpu = _proc_cpu(bb.pid) - bb_cpu0
         report_probes(args, ours, bb_done, bb_ok, bb_cpu)
     finally:
         for proc in (server, bb):

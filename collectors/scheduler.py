@@ -67,6 +67,7 @@ class Scheduler:
         self._clock = clock
         self._rng = rng or random.Random()
         self.jobs: dict[str, Job] = {}
+        self._children: dict[str, tuple[Any, Any]] = {}
 
     def apply(self, collectors: Iterable[Collector]) -> list[Job]:
         """Schedule these collectors; unchanged targets keep their job and phase.
@@ -173,8 +174,12 @@ class Scheduler:
 
     def _observe(self, kind: str, outcome: Outcome, lag: float, elapsed: float) -> None:
         m = self._metrics
-        m.probes.labels(kind).inc()
-        m.probe_duration.labels(kind).observe(elapsed)
+        children = self._children.get(kind)
+        if children is None:  # labels() costs a lookup and a lock on every call: keep them
+            children = self._children[kind] = (m.probes.labels(kind),
+                                               m.probe_duration.labels(kind))
+        children[0].inc()
+        children[1].observe(elapsed)
         m.schedule_lag.observe(lag)
         if outcome.result is not None and not outcome.result.ok:
             m.failures.labels(kind, outcome.result.reason or "error").inc()

@@ -53,7 +53,8 @@ class CycleReport:
 def damping(rule: RuleBase) -> Damping:
     """The state-machine settings of a rule."""
     return Damping(for_=rule.for_, failure_threshold=rule.failure_threshold,
-                   success_threshold=rule.success_threshold)
+                   success_threshold=rule.success_threshold,
+                   flap_threshold=rule.flap_threshold, flap_hold=rule.flap_hold)
 
 
 class Engine:

@@ -47,7 +47,8 @@ SYSTEMS = ("portal", "payments", "documents")
 PROVINCE = {"name": "Tỉnh Đo Đạc", "code": "DD", "public_url": "http://127.0.0.1:8080"}
 DOWN_RULE = {"id": "target-down", "kind": "threshold", "name": "Dịch vụ không phản hồi",
              "severity": "critical", "probe": "success_rate", "aggregate": "last",
-             "window": "1m", "op": "<", "value": 1, "interval": "2s"}
+             "window": "1m", "op": "<", "value": 1, "interval": "2s",
+             "flap_threshold": 100}  # trials repeat outages of the same target on purpose
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -184,7 +185,7 @@ ANALYZE;
 EVAL_RULES = [
     {"id": "latency-p95", "kind": "threshold", "name": "p95 chậm", "probe": "latency_ms",
      "aggregate": "p95", "window": "5m", "op": ">", "value": 2000, "interval": "1s"},
-    {**DOWN_RULE, "interval": "1s"},
+    {**DOWN_RULE, "interval": "1s", "flap_threshold": 3},
     {"id": "no-data", "kind": "absence", "name": "Không có số liệu", "after": "3m",
      "selector": {"labels": {}, "system": "portal"}, "interval": "1s"},
     {"id": "queue-deep", "kind": "threshold", "name": "Hàng đợi dài",

@@ -90,6 +90,11 @@ class RuleBase(Model):
                                    "evaluations needed to fire.")
     success_threshold: int = Field(default=1, ge=1, description="Consecutive passing "
                                    "evaluations needed to resolve (flap damping).")
+    flap_threshold: int = Field(default=3, ge=2, description="An alert that fires this many "
+                                "times within an hour is flapping: it then resolves only after "
+                                "passing for flap_hold, so it does not spam.")
+    flap_hold: PositiveDuration = Field(default=timedelta(minutes=10), description="How long "
+                                        "a flapping alert must pass before it resolves (10m).")
     selector: Selector = Field(default_factory=Selector, description="Targets/system/labels "
                                "the rule applies to.")
     labels: Labels = Field(default_factory=dict, description="Labels added to the alert "

@@ -89,17 +89,20 @@ class _Admin:
     def __init__(self, url: str) -> None:
         self._url = url
         self._conn: psycopg.AsyncConnection | None = None
+        # Heartbeat and maintenance share the connection: one (re)connects at a time.
+        self._lock = asyncio.Lock()
 
     async def run(self, sql: str, params: tuple[object, ...] = ()) -> list[tuple[object, ...]]:
         """Execute; raises an UNREACHABLE error after dropping a dead connection."""
-        try:
-            if self._conn is None or self._conn.closed:
-                self._conn = await db.connect_async(self._url, app="ioc-collector-admin")
-            cur = await self._conn.execute(sql.encode(), params)
-            return await cur.fetchall() if cur.description else []
-        except UNREACHABLE:
-            await self.close()
-            raise
+        async with self._lock:
+            try:
+                if self._conn is None or self._conn.closed:
+                    self._conn = await db.connect_async(self._url, app="ioc-collector-admin")
+                cur = await self._conn.execute(sql.encode(), params)
+                return await cur.fetchall() if cur.description else []
+            except UNREACHABLE:
+                await self.close()
+                raise
 
     async def close(self) -> None:
         if self._conn is not None:

@@ -21,7 +21,7 @@ from ioc.config import ConfigHolder
 from tests.collectors.conftest import http_target, write_config
 from tests.collectors.loopback import Loopback
 
-OUTAGE_S = 5.0
+OUTAGE_S = 30.0
 TARGETS = 10
 
 

@@ -101,8 +101,8 @@ if [ -z "${IOC_DATABASE_URL:-}" ]; then
       --auth-local=peer --auth-host=scram-sha-256 >"$STATE/initdb.log" 2>&1 \
       || die "initdb failed: $STATE/initdb.log"
     cat >>"$DATA/postgresql.conf" <<EOF
-# --- set by scripts/setup.sh
-port = $PG_PORT
+# --- set by scripts/setup.sh (the port, chosen when the cluster starts, is in ioc_port.conf)
+include_if_exists = 'ioc_port.conf'
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '$RUN'
 shared_preload_libraries = 'timescaledb'
@@ -115,11 +115,20 @@ log_min_messages = warning
 EOF
   fi
   if ! runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$DATA" status >/dev/null 2>&1; then
-    step "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    # Another checkout's cluster (or anything else) may hold the port: take the next free one.
+    port=$PG_PORT
+    while (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; do
+      port=$((port + 1))
+      [ "$port" -lt $((PG_PORT + 100)) ] || die "no free port in $PG_PORT..$((PG_PORT + 99))"
+    done
+    step "starting PostgreSQL on 127.0.0.1:$port"
     runuser -u postgres -- mkdir -p "$RUN"
+    echo "port = $port" | runuser -u postgres -- tee "$DATA/ioc_port.conf" >/dev/null
     runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$DATA" -l "$PGDIR/server.log" -w -t 60 start >/dev/null \
       || { tail -20 "$PGDIR/server.log"; die "PostgreSQL did not start (log: $PGDIR/server.log)"; }
   fi
+  # The running server's port is line 4 of postmaster.pid.
+  PG_PORT=$(sed -n 4p "$DATA/postmaster.pid")
   psql_admin() { runuser -u postgres -- "$PG_BIN/psql" -h "$RUN" -p "$PG_PORT" -U postgres -XAtq -v ON_ERROR_STOP=1 "$@"; }
   # The project's private cluster: the ioc role is superuser so tests can create databases
   # with the extension. A production database uses an owner role; see README.
@@ -133,6 +142,7 @@ EOF
     echo "IOC_DATABASE_URL=postgresql://ioc:$PASS@127.0.0.1:$PG_PORT/ioc"
     echo "IOC_PG_DATA=$DATA"
     echo "IOC_PG_BIN=$PG_BIN"
+    echo "IOC_PG_PORT=$PG_PORT"
   } >"$STATE/env")
 fi
 

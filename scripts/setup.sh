@@ -95,7 +95,7 @@ if [ -z "${IOC_DATABASE_URL:-}" ]; then
   [ -s "$pass_file" ] || (umask 077; head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$pass_file")
   PASS=$(cat "$pass_file")
   if [ ! -s "$DATA/PG_VERSION" ]; then
-    step "creating the PostgreSQL cluster in $DATA (port $PG_PORT)"
+    step "creating the PostgreSQL cluster in $DATA"
     runuser -u postgres -- mkdir -p "$DATA" "$RUN"
     runuser -u postgres -- "$PG_BIN/initdb" -D "$DATA" -U postgres -E UTF8 --locale=C.UTF-8 \
       --auth-local=peer --auth-host=scram-sha-256 >"$STATE/initdb.log" 2>&1 \

@@ -10,7 +10,7 @@ Builds a scratch database (migrated; `--targets` probe targets over three system
     p50/p95/p99 latency, goal p95 < 50 ms.
 Clients and server share this machine's CPUs, so figures include the clients' own work.
 Run: IOC_DATABASE_URL=... .venv/bin/python bench/bench_api.py [--clients 1000] [--rounds 30]
-     [--rate 200] [--seconds 20] [--targets 60] [--keep]
+     [--rate 200] [--seconds 20] [--targets 60] [--only rest|live] [--keep]
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,9 @@ INSERT INTO probe_results (time, target_id, ok, reason, duration_ms)
 SELECT now() - k * interval '15 seconds', 'bench-' || i, k %% 97 <> 0,
        CASE WHEN k %% 97 = 0 THEN 'timeout' END, 80 + (i * k) %% 400
   FROM generate_series(1, %s) i, generate_series(0, 239) k ON CONFLICT DO NOTHING"""
+
+
+LOG = Path(tempfile.gettempdir()) / "ioc-bench-api-serve.log"
 
 
 def pct(values: list[float], q: float) -> float:
@@ -79,9 +83,10 @@ def start_server(url: str) -> tuple[subprocess.Popen[bytes], str]:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     env = {**os.environ, "IOC_DATABASE_URL": url, "IOC_CONFIG_DIR": str(PROJECT_ROOT / "config")}
+    log = LOG.open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "ioc.cli", "serve", "--port", str(port)], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        stdout=log, stderr=log)
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -174,6 +179,7 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=200)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--targets", type=int, default=60)
+    parser.add_argument("--only", choices=("rest", "live"), help="run one of the two parts")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -189,8 +195,10 @@ def main() -> int:
         proc, base = start_server(url)
         print(f"bench_api: ioc serve at {base}, {args.targets} targets, {os.cpu_count()} CPUs, "
               f"load average {os.getloadavg()[0]:.1f}", flush=True)
-        asyncio.run(rest_status(base, secret, args.rate, args.seconds))
-        asyncio.run(live_feed(base, url, secret, args.clients, args.rounds))
+        if args.only != "live":
+            asyncio.run(rest_status(base, secret, args.rate, args.seconds))
+        if args.only != "rest":
+            asyncio.run(live_feed(base, url, secret, args.clients, args.rounds))
     finally:
         if proc is not None:
             proc.terminate()
@@ -199,6 +207,7 @@ def main() -> int:
             with db.connect(base_url) as admin:
                 admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                     sql.Identifier(name)))
+    print(f"server log: {LOG}")
     print(f"command: IOC_DATABASE_URL=... {Path(sys.executable).name} bench/bench_api.py "
           + " ".join(sys.argv[1:]))
     return 0

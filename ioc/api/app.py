@@ -20,7 +20,7 @@ from ioc.api.auth import Authenticator
 from ioc.api.csp import CSP
 from ioc.api.deps import Services
 from ioc.api.edge import Edge
-from ioc.api.feed import WALL_KPIS, WallFeed, run_ticker
+from ioc.api.feed import WALL_KPIS, WallFeed, run_kpi_ticker, run_ticker
 from ioc.api.live import Hub
 from ioc.api.ratelimit import FailureLimiter
 from ioc.api.routes import acklink, admin, alerts, docs, ops, status, wall
@@ -98,7 +98,9 @@ def _lifespan(svc: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[
             await svc.pool.open(wait=False)
         tasks = [asyncio.create_task(svc.hub.listen(), name="ioc-live-listen"),
                  asyncio.create_task(run_ticker(svc.feed, svc.hub.publish, svc.clock),
-                                     name="ioc-live-ticker")]
+                                     name="ioc-live-ticker"),
+                 asyncio.create_task(run_kpi_ticker(svc.feed, svc.hub.publish),
+                                     name="ioc-live-kpis")]
         try:
             yield
         finally:

@@ -44,6 +44,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"IOC API on http://{host}:{port}/ (wall: /wall#token=..., docs: /api/docs)",
           file=sys.stderr)
     # uvicorn's access log prints query strings, which may hold a wall's token: ours does not.
+    # No per-message deflate: the live feed sends the same small JSON to every screen, and
+    # compressing it once per client would cost more CPU than the bytes it saves.
     uvicorn.run(app, host=host, port=port, access_log=False, log_config=None,
-                ws_ping_interval=20, ws_ping_timeout=20, proxy_headers=False)
+                ws_ping_interval=20, ws_ping_timeout=20, ws_per_message_deflate=False,
+                proxy_headers=False)
     return 0

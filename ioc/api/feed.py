@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -55,6 +56,10 @@ class WallFeed:
         self._lock = asyncio.Lock()
         self._last_systems: dict[str, str] = {}
         self._last_kpis = ""
+        # Business KPIs can take a while on a big province: computed by their own loop (and on
+        # `kpi` events) and reused by snapshots, never on a client's connect.
+        self._indicators: dict[str, Any] | None = None
+        self.kpis_wanted = asyncio.Event()
 
     async def snapshot(self) -> dict[str, Any]:
         """The full picture, shared by clients connecting within `snapshot_ttl_s`."""
@@ -66,7 +71,7 @@ class WallFeed:
             snap = {
                 "type": "snapshot", "at": now, "heartbeat_s": self.heartbeat_s,
                 "systems": systems, "alerts": await self.open_alerts(),
-                **await self.indicators(now),
+                **(self._indicators or await self.indicators(now)),
             }
             self._cached = (time.monotonic(), snap)
             return snap
@@ -79,7 +84,8 @@ class WallFeed:
         if kind == "alert":
             return [{"type": "alerts", "at": self._clock(), "alerts": await self.open_alerts()}]
         if kind == "kpi":
-            return await self.kpi_changes(force=True)
+            self.kpis_wanted.set()  # recomputed by the KPI loop, not on the listener's time
+            return []
         if kind == "resync":
             self._cached = None
             return [await self.snapshot()]
@@ -97,8 +103,11 @@ class WallFeed:
         return out
 
     async def kpi_changes(self, force: bool = False) -> list[dict[str, Any]]:
+        """A `kpis` message when today's KPIs or availabilities changed since last published
+        (or always, when forced by a `kpi` event)."""
         now = self._clock()
         indicators = await self.indicators(now)
+        self._indicators = indicators
         text = dumps(indicators)
         if text == self._last_kpis and not force:
             return []
@@ -134,27 +143,35 @@ class WallFeed:
             log.debug("wall KPIs unavailable: %s", exc)
         return {"kpis": kpis, "availability": availability}
 
-    async def tick(self, elapsed_s: float) -> list[dict[str, Any]]:
-        """Periodic deltas: status every refresh, KPIs every `kpi_every_s`."""
-        out = await self.status_changes()
-        if elapsed_s % self.kpi_every_s < self.refresh_s:
-            out += await self.kpi_changes()
-        return out
 
 
 async def run_ticker(feed: WallFeed, publish: Callable[[dict[str, Any]], None],
                      clock: Callable[[], datetime]) -> None:
-    """Heartbeats and periodic refreshes for the hub, forever."""
-    started = time.monotonic()
-    next_beat = started
+    """Heartbeats and status refreshes for the hub, forever."""
+    next_beat = time.monotonic()
     while True:
         try:
-            for message in await feed.tick(time.monotonic() - started):
+            for message in await feed.status_changes():
                 publish(message)
         except Exception:  # keep the wall alive through a transient database error
-            log.exception("live refresh failed")
+            log.exception("live status refresh failed")
         if time.monotonic() >= next_beat:
             publish({"type": "heartbeat", "at": clock()})
             next_beat += feed.heartbeat_s
         await asyncio.sleep(min(feed.refresh_s, max(0.0, next_beat - time.monotonic())))
 
+
+
+async def run_kpi_ticker(feed: WallFeed, publish: Callable[[dict[str, Any]], None]) -> None:
+    """The wall's KPIs every `kpi_every_s` or on a `kpi` event, published when they change."""
+    forced = False
+    while True:
+        try:
+            for message in await feed.kpi_changes(force=forced):
+                publish(message)
+        except Exception:  # keep the wall alive through a transient database error
+            log.exception("live KPI refresh failed")
+        with suppress(TimeoutError):
+            await asyncio.wait_for(feed.kpis_wanted.wait(), feed.kpi_every_s)
+        forced = feed.kpis_wanted.is_set()
+        feed.kpis_wanted.clear()

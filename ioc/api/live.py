@@ -105,7 +105,8 @@ class Hub:
         try:
             while (text := await client.queue.get()) is not None:
                 try:
-                    await asyncio.wait_for(ws.send_text(text), self.send_timeout_s)
+                    async with asyncio.timeout(self.send_timeout_s):  # no task per message
+                        await ws.send_text(text)
                 except TimeoutError:
                     self._metrics.ws_dropped.inc()
                     client.close = CLOSE_SLOW

@@ -31,7 +31,8 @@ class ApiServer:
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/live"
         config = uvicorn.Config(self.app, log_config=None, access_log=False,
-                                ws_ping_interval=None, lifespan="on")
+                                ws_ping_interval=None, ws_per_message_deflate=False,
+                                lifespan="on")
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._run, name="api-server", daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None

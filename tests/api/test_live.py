@@ -70,6 +70,20 @@ def test_alert_events_and_heartbeats_reach_clients(api_server: ApiServer, api_to
     assert alert["annotations"]["summary"] == "Cổng dịch vụ công không phản hồi"
 
 
+def test_kpi_event_republishes_the_wall_kpis(api_server: ApiServer, api_tokens: Tokens,
+                                             api_db: str) -> None:
+    async def run() -> dict[str, Any]:
+        async with websockets.connect(f"{api_server.ws_url}?token={api_tokens.viewer}") as ws:
+            await next_of(ws, lambda m: m["type"] == "snapshot")
+            with db.connect(api_db) as conn:
+                conn.execute("""SELECT pg_notify('ioc_events', '{"type": "kpi"}')""")
+            return await next_of(ws, lambda m: m["type"] == "kpis")
+
+    msg = asyncio.run(run())
+    assert [k["id"] for k in msg["kpis"]][:2] == ["dossiers.received", "766.2.1"]
+    assert set(msg["availability"]) == {"portal", "payments", "documents"}
+
+
 def test_listener_recovers_and_resynchronises_clients(api_server: ApiServer,
                                                       api_tokens: Tokens, api_db: str) -> None:
     async def run() -> dict[str, Any]:

@@ -64,7 +64,7 @@ class Engine:
                  instance: str | None = None) -> None:
         self.conn = conn
         self.cfg = cfg
-        self.instance = instance or f"{socket.gethostname()}:{id(self):x}"
+        self.instance = instance or socket.gethostname()  # stable across restarts
         self._next: dict[str, datetime] = {}
         self._memory: dict[str, AlertState] = {}  # inactive alerts counting failures
         self._identities: dict[tuple[str, tuple[tuple[str, str], ...]],

@@ -33,7 +33,8 @@ def _aggregate(aggregate: str, column: str, window: timedelta) -> sql.Composable
         if column == _PROBE_COLUMN["latency_ms"]:
             # the histogram's nearest-rank quantile is the bucket of the raw nearest-rank value
             # (bucketing keeps order): one bucket lookup per target, exactly the rollups' answer
-            return sql.SQL("ioc_hist_value(ioc_hist_index({}))").format(quantile)
+            # (ioc_alert_hist_round = ioc_hist_value(ioc_hist_index(..)), only faster)
+            return sql.SQL("ioc_alert_hist_round({})").format(quantile)
         return quantile
     if aggregate == "rate":
         return sql.SQL("count({})::float8 / {}").format(col, sql.Literal(window.total_seconds()))

@@ -47,6 +47,19 @@ async def test_threshold_p95_agrees_with_the_wall_quantile(conn: psycopg.AsyncCo
     assert got["portal-submit"].active and got["portal-submit"].labels["system"] == "portal"
 
 
+async def test_fast_bucket_rounding_equals_the_histogram_definition(
+        conn: psycopg.AsyncConnection) -> None:
+    cur = await conn.execute(
+        "WITH v AS (SELECT (random() * 5000)::float8 AS ms FROM generate_series(1, 20000)"
+        " UNION ALL SELECT power(2, i / 8.0)::float8 * (1 + d) FROM generate_series(-70, 120)"
+        " AS i, unnest(ARRAY[0, 1e-15, -1e-15, 1e-9, -1e-9]) AS d"
+        " UNION ALL SELECT x FROM unnest(ARRAY[0, 0.0005, 1, 2, 1024, 2000, NULL]) AS x)"
+        " SELECT count(*) FILTER (WHERE ioc_alert_hist_round(ms)"
+        " IS DISTINCT FROM ioc_hist_value(ioc_hist_index(ms))), count(*) FROM v")
+    mismatches, total = await cur.fetchone() or (None, 0)
+    assert mismatches == 0 and total > 20000
+
+
 async def test_threshold_on_a_metric_selects_series_by_labels(
         conn: psycopg.AsyncConnection) -> None:
     for agency, values in (("so-tp", [10, 20, 30]), ("so-yt", [1, 2, 3])):

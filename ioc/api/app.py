@@ -26,6 +26,7 @@ from ioc.api.ratelimit import FailureLimiter
 from ioc.api.routes import acklink, admin, alerts, docs, ops, status, wall
 from ioc.api.sources import SourceUnavailable
 from ioc.api.status import StatusReader, StatusRules
+from ioc.config.holder import ReloadResult
 from ioc.config.model import ProvinceConfig
 from ioc.settings import Settings
 
@@ -51,10 +52,12 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
                heartbeat_s: float = 15.0, refresh_s: float = 5.0,
                queue_size: int = 64, send_timeout_s: float = 5.0,
                wall_kpis: Sequence[str] = WALL_KPIS,
-               config: Callable[[], ProvinceConfig | None] = lambda: None) -> FastAPI:
+               config: Callable[[], ProvinceConfig | None] = lambda: None,
+               reload_config: Callable[[], ReloadResult] | None = None) -> FastAPI:
     """Build the app; `pool` is opened (if needed) and the live feed started on startup.
 
-    `config` returns the province config in use (push targets, on-call rota), or None.
+    `config` returns the province config in use (push targets, on-call rota), or None;
+    `reload_config` reloads it from its directory (admin: POST /api/v1/config/reload).
     """
     redact.install()
     metrics = api_metrics.ApiMetrics()
@@ -66,7 +69,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
               send_timeout_s=send_timeout_s)
     svc = Services(settings=settings, pool=pool, clock=clock, metrics=metrics, limiter=limiter,
                    auth=Authenticator(pool, limiter, clock, metrics), status=reader,
-                   feed=feed, hub=hub, config=config)
+                   feed=feed, hub=hub, config=config, reload_config=reload_config)
     app = FastAPI(
         title="IOC API", version="1",
         description="Smart operations centre: status, KPIs, alerts, silences, reports, push "

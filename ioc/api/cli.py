@@ -40,7 +40,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     pool = make_pool(settings.database_url, min_size=2, max_size=20, app="ioc-api")
     app = create_app(settings, pool, cors_origins=args.cors_origin,
-                     config=lambda: holder.config)
+                     config=lambda: holder.config, reload_config=holder.reload)
     print(f"IOC API on http://{host}:{port}/ (wall: /wall#token=..., docs: /api/docs)",
           file=sys.stderr)
     # uvicorn's access log prints query strings, which may hold a wall's token: ours does not.

@@ -17,6 +17,7 @@ from ioc.api.live import Hub
 from ioc.api.metrics import ApiMetrics
 from ioc.api.ratelimit import FailureLimiter
 from ioc.api.status import StatusReader
+from ioc.config.holder import ReloadResult
 from ioc.config.model import ProvinceConfig
 from ioc.settings import Settings
 
@@ -37,6 +38,7 @@ class Services:
     feed: WallFeed
     hub: Hub
     config: Callable[[], ProvinceConfig | None]
+    reload_config: Callable[[], ReloadResult] | None = None
 
 
 def services(request: Request) -> Services:

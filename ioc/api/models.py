@@ -216,3 +216,9 @@ class TokenCreated(TokenInfo):
 class Me(BaseModel):
     name: str
     role: Role
+
+
+class ConfigState(BaseModel):
+    summary: str
+    changed: bool = Field(description="a reload switched to new files")
+    errors: list[str] = Field(description="why the files were refused (the old config stays)")

@@ -20,13 +20,13 @@ from ioc.settings import Settings
 class ApiServer:
     """Starts `create_app(...)` under uvicorn; `url` and `ws_url` point at it."""
 
-    def __init__(self, database_url: str, **app_kwargs: Any) -> None:
+    def __init__(self, database_url: str, port: int = 0, **app_kwargs: Any) -> None:
         self.settings = Settings(database_url=database_url, secret_key="test-secret")
         self.pool = make_pool(database_url, min_size=1, max_size=10, app="ioc-api-test")
         self.app: FastAPI = create_app(self.settings, self.pool, **app_kwargs)
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind(("127.0.0.1", 0))
+        self._sock.bind(("127.0.0.1", port))
         self.port = self._sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.ws_url = f"ws://127.0.0.1:{self.port}/ws/live"

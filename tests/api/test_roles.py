@@ -14,7 +14,8 @@ import websockets
 from fastapi.routing import APIRoute, APIWebSocketRoute
 
 from ioc.api.ratelimit import FailureLimiter
-from ioc.config.model import ProvinceConfig
+from ioc.config.holder import ConfigHolder
+from ioc.settings import PROJECT_ROOT
 
 from .conftest import Tokens
 from .seed import add_alert, add_probe, add_target
@@ -61,6 +62,8 @@ ROUTES = [
     ("GET", "/api/v1/tokens", "/api/v1/tokens", "admin", 200),
     ("POST", "/api/v1/tokens", "/api/v1/tokens", "admin", 201),
     ("DELETE", "/api/v1/tokens/{token_id}", "/api/v1/tokens/999999", "admin", 404),
+    ("GET", "/api/v1/config", "/api/v1/config", "admin", 200),
+    ("POST", "/api/v1/config/reload", "/api/v1/config/reload", "admin", 200),
 ]
 PUBLIC = [
     ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/wall"),
@@ -81,13 +84,15 @@ def allowed(role: str, need: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def server(api_db: str, province: ProvinceConfig) -> Iterator[ApiServer]:
+def server(api_db: str) -> Iterator[ApiServer]:
     now = datetime.now(UTC)
     add_target(api_db, "portal-home", "portal")
     add_probe(api_db, "portal-home", now, True)
     add_alert(api_db, "fp-roles", now)
     limiter = FailureLimiter(limit=10_000, window_s=60, clock=lambda: 0.0)
-    srv = ApiServer(api_db, limiter=limiter, config=lambda: province).start()
+    holder = ConfigHolder(PROJECT_ROOT / "config", env={})
+    srv = ApiServer(api_db, limiter=limiter, config=lambda: holder.config,
+                    reload_config=holder.reload).start()
     yield srv
     srv.stop()
 

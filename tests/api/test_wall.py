@@ -100,3 +100,21 @@ def test_wall_speaks_english_on_request(wall: tuple[ApiServer, Chromium], api_db
         "document.querySelector('.system[data-system=\"portal\"] .state').textContent"
     ) == "Healthy"
     assert "token" not in browser.evaluate("location.href")
+
+
+def test_wall_greys_out_when_the_server_goes_and_reconnects_by_itself(
+        wall: tuple[ApiServer, Chromium], api_db: str) -> None:
+    server, browser = wall
+    _keep_fresh(api_db, "portal")
+    browser.open(f"{server.url}/wall")
+    browser.wait_for(f"{STATE.format('portal')} === 'up'")
+    server.stop()  # every screen loses its feed
+    browser.wait_for("document.querySelector('#conn').dataset.state === 'offline'")
+    assert browser.evaluate(STATE.format("portal")) == "nodata"  # grey, never a stale green
+    again = ApiServer(api_db, port=server.port, heartbeat_s=1.0, refresh_s=0.5).start()
+    try:
+        _keep_fresh(api_db, "portal")
+        browser.wait_for("document.querySelector('#conn').dataset.state === 'live'", 30)
+        browser.wait_for(f"{STATE.format('portal')} === 'up'")
+    finally:
+        again.stop()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from typing import Annotated, Any, Literal
 
@@ -10,7 +11,16 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 from ioc.api import tokens
 from ioc.api.auth import Principal, require
 from ioc.api.deps import Conn, Svc
-from ioc.api.models import Me, PushRequest, PushResult, Report, TokenCreate, TokenCreated, TokenInfo
+from ioc.api.models import (
+    ConfigState,
+    Me,
+    PushRequest,
+    PushResult,
+    Report,
+    TokenCreate,
+    TokenCreated,
+    TokenInfo,
+)
 from ioc.api.sources import ingest as ingest_source
 from ioc.api.sources import reports as report_source
 
@@ -88,3 +98,22 @@ async def revoke_token(_: Admin, conn: Conn, svc: Svc,
         return dataclasses.asdict(await tokens.revoke(conn, token_id, svc.clock()))
     except tokens.TokenError as exc:
         raise HTTPException(404, str(exc)) from None
+
+
+@router.get("/config", response_model=ConfigState, tags=["config"],
+            summary="The province config in use (a summary: no addresses or secrets)")
+async def config_state(_: Admin, svc: Svc) -> dict[str, Any]:
+    cfg = svc.config()
+    if cfg is None:
+        raise HTTPException(404, "this API process runs without a province config")
+    return {"summary": cfg.summary(), "changed": False, "errors": []}
+
+
+@router.post("/config/reload", response_model=ConfigState, tags=["config"],
+             summary="Reload the province config from its directory (kept if invalid)")
+async def config_reload(_: Admin, svc: Svc) -> dict[str, Any]:
+    if svc.reload_config is None:
+        raise HTTPException(404, "this API process runs without a config directory")
+    result = await asyncio.to_thread(svc.reload_config)
+    return {"summary": result.config.summary(), "changed": result.changed,
+            "errors": [str(e) for e in result.errors]}

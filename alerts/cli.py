@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    help="first retry delay, e.g. 2s (doubles each attempt)")
     p.add_argument("--backoff-cap", type=parse_duration, default=timedelta(minutes=5),
                    help="longest retry delay, e.g. 5m")
+    p.add_argument("--lease", type=parse_duration, default=timedelta(seconds=60),
+                   help="how long a claimed message is reserved for its worker; a message "
+                   "claimed by a worker that died is sent again after this (default 60s)")
     p.add_argument("--give-up-after", type=parse_duration, default=timedelta(hours=24),
                    help="stop retrying a message this long after it was created (24h)")
     p.set_defaults(func=cmd_run)
@@ -89,7 +92,8 @@ async def _serve(settings: Settings, cfg: Any, args: argparse.Namespace,
     worker_conn = await db.connect_async(url, app="ioc-alerts-outbox")
     async with aiohttp.ClientSession() as session:
         outbox = Outbox(worker_conn, cfg, session, secret=settings.secret_key,
-                        public_url=cfg.province.public_url, backoff=backoff)
+                        public_url=cfg.province.public_url, backoff=backoff,
+                        lease=args.lease)
         engine = Engine(engine_conn, cfg)
         log.info("alerts: %d rules, %d channels; %d delivery workers", len(cfg.rules),
                  len(cfg.channels), args.workers)

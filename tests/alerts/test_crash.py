@@ -37,7 +37,7 @@ def start_engine(alerts_db: str, tmp_path: Path) -> Iterator[object]:
         with (tmp_path / f"engine-{len(procs)}.log").open("wb") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "ioc.cli", "alerts", "--tick", "0.2", "--poll", "0.1",
-                 "--backoff-base", "200ms", "--backoff-cap", "1s"],
+                 "--backoff-base", "200ms", "--backoff-cap", "1s", "--lease", "3s"],
                 env=env, stdout=log, stderr=subprocess.STDOUT)
         procs.append(proc)
         return proc

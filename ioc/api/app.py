@@ -78,6 +78,12 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
         openapi_url="/api/v1/openapi.json",
     )
     app.state.services = svc
+    _mount(app, cors_origins)
+    return app
+
+
+def _mount(app: FastAPI, cors_origins: Sequence[str]) -> None:
+    """Routers, error mapping and middleware (the edge outermost)."""
     app.include_router(acklink.router)  # before /alerts/{fingerprint}/... routes
     for router in (status.router, alerts.router, admin.router):
         app.include_router(router, prefix="/api/v1")
@@ -89,8 +95,7 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "DELETE"],
                            allow_headers=["Authorization", "Content-Type"])
-    app.add_middleware(Edge, metrics=metrics, headers=SECURITY_HEADERS)
-    return app
+    app.add_middleware(Edge, metrics=app.state.services.metrics, headers=SECURITY_HEADERS)
 
 
 def _lifespan(svc: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

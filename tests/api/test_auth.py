@@ -13,9 +13,11 @@ import websockets
 from websockets.typing import Subprotocol
 
 from ioc import db
-from ioc.api.app import CSP
+from ioc.api.app import CSP, create_app
 from ioc.api.ratelimit import FailureLimiter
 from ioc.cli import main
+from ioc.db import make_pool
+from ioc.settings import Settings
 
 from .conftest import Tokens
 from .server import ApiServer
@@ -161,3 +163,18 @@ def test_secrets_never_reach_the_log(api_server: ApiServer, api_tokens: Tokens,
                    if r.name.startswith(("ioc", "uvicorn"))]  # httpx logs its own URLs
     assert "GET /wall 200" in " ".join(server_side)
     assert not [m for m in server_side if api_tokens.viewer in m]
+
+
+async def test_cors_opens_only_to_the_origins_given() -> None:
+    settings = Settings(database_url="postgresql://unused")
+    app = create_app(settings, make_pool(settings.database_url),
+                     cors_origins=["https://wall.soha.gov.vn"])
+    preflight = {"Access-Control-Request-Method": "GET"}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app),
+                                 base_url="http://api") as client:
+        ok = await client.options("/api/v1/status",
+                                  headers={**preflight, "Origin": "https://wall.soha.gov.vn"})
+        other = await client.options("/api/v1/status",
+                                     headers={**preflight, "Origin": "https://evil.example"})
+    assert ok.headers["access-control-allow-origin"] == "https://wall.soha.gov.vn"
+    assert "access-control-allow-origin" not in other.headers

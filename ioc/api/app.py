@@ -9,10 +9,11 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import UTC, datetime
 
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
-from psycopg_pool import AsyncConnectionPool
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
 from ioc.api import metrics as api_metrics
 from ioc.api import redact
@@ -91,6 +92,8 @@ def _mount(app: FastAPI, cors_origins: Sequence[str]) -> None:
     app.include_router(wall.router)
     app.include_router(docs.router)
     app.add_exception_handler(SourceUnavailable, _unavailable)  # type: ignore[arg-type]
+    for exc in (psycopg.OperationalError, PoolTimeout):
+        app.add_exception_handler(exc, _database_down)
     if cors_origins:  # closed by default: no cross-origin browser access at all
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
                            allow_methods=["GET", "POST", "DELETE"],
@@ -127,3 +130,12 @@ def _lifespan(svc: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[
 
 async def _unavailable(request: Request, exc: SourceUnavailable) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, status_code=503)
+
+
+async def _database_down(request: Request, exc: Exception) -> JSONResponse:
+    """The database is unreachable: a 503 the client may retry, never a 500 (the error text
+    may name the server, so it is logged by type only)."""
+    log.warning("%s %s: database unavailable (%s)", request.method, request.url.path,
+                type(exc).__name__)
+    return JSONResponse({"detail": "database unavailable; retry later"}, status_code=503,
+                        headers={"Retry-After": "5"})

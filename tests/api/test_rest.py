@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 from collections.abc import Iterator
@@ -9,12 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+import websockets
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from alerts.ack import link
 from ioc import db
 from ioc.api.feed import day_start
 
-from .conftest import Tokens
+from .conftest import Tokens, make_tokens
 from .seed import add_alert, add_probe, add_target
 from .server import ApiServer
 
@@ -205,3 +209,29 @@ def test_config_summary_has_no_secrets(api_server: ApiServer, api_tokens: Tokens
     assert state["summary"].startswith("20 targets")
     reload = httpx.post(f"{api_server.url}/api/v1/config/reload", headers=admin)
     assert reload.status_code == 404  # this server was given a config, not a directory
+
+
+def test_a_lost_database_is_a_503_not_a_500(fresh_db_url: str, server_url: str) -> None:
+    secret = make_tokens(fresh_db_url).viewer
+    server = ApiServer(fresh_db_url).start()
+    try:
+        auth = {"Authorization": f"Bearer {secret}"}
+        assert httpx.get(f"{server.url}/api/v1/status", headers=auth).status_code == 200
+        name = str(conninfo_to_dict(fresh_db_url)["dbname"])
+        with db.connect(server_url) as admin:  # every connection of the API is cut
+            admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+        lost = httpx.get(f"{server.url}/api/v1/status", headers=auth, timeout=60)
+        refused = asyncio.run(_handshake_status(f"{server.ws_url}?token={secret}"))
+    finally:
+        server.stop()
+    assert lost.status_code == 503
+    assert lost.headers["retry-after"] == "5"
+    assert refused == 403  # refused cleanly; the wall retries with backoff
+
+
+async def _handshake_status(url: str) -> int:
+    try:
+        async with websockets.connect(url, open_timeout=60):
+            return 101
+    except websockets.InvalidStatus as exc:
+        return exc.response.status_code

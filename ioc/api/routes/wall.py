@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from importlib import resources
 
+import psycopg
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
+from psycopg_pool import PoolTimeout
 
 from ioc.api.auth import AuthError, client_address, websocket_secret
 from ioc.api.deps import Services
 from ioc.api.live import dumps
 
 router = APIRouter()
+DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
 _FILES = {"wall.js": "text/javascript; charset=utf-8", "wall.css": "text/css; charset=utf-8",
           "favicon.svg": "image/svg+xml"}
 
@@ -46,10 +49,17 @@ async def live(ws: WebSocket) -> None:
         # Closing before accepting makes the server answer the handshake with HTTP 403.
         await ws.close(code=1008, reason=exc.reason)
         return
+    except DATABASE_DOWN:
+        await ws.close(code=1011, reason="database unavailable")  # the page retries
+        return
     await ws.accept(subprotocol=protocol)
     client = svc.hub.add(principal)
     try:
         await ws.send_text(dumps(await svc.feed.snapshot()))
+    except DATABASE_DOWN:
+        svc.hub.remove(client)
+        await ws.close(code=1011, reason="database unavailable")
+        return
     except (WebSocketDisconnect, RuntimeError, OSError):
         svc.hub.remove(client)  # gone before its snapshot arrived
         return

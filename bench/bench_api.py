@@ -10,7 +10,7 @@ Builds a scratch database (migrated; `--targets` probe targets over three system
     p50/p95/p99 latency, goal p95 < 50 ms.
 Clients and server share this machine's CPUs, so figures include the clients' own work.
 Run: IOC_DATABASE_URL=... .venv/bin/python bench/bench_api.py [--clients 1000] [--rounds 30]
-     [--rate 200] [--seconds 20] [--targets 60] [--only rest|live] [--keep]
+     [--rate 200] [--seconds 20] [--targets 60] [--only rest|live]
 """
 
 from __future__ import annotations
@@ -32,11 +32,10 @@ from pathlib import Path
 import aiohttp
 import httpx
 import websockets
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from bench_collectors import scratch_db  # the scratch database helper of the benchmarks
 from websockets.typing import Subprotocol
 
-from ioc import db, migrate
+from ioc import db
 from ioc.api import tokens
 from ioc.settings import PROJECT_ROOT
 
@@ -59,17 +58,10 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def scratch_db(base: str, name: str, targets: int) -> str:
-    with db.connect(base) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    parts = conninfo_to_dict(base)
-    parts["dbname"] = name
-    url = make_conninfo("", **{k: v for k, v in parts.items() if v is not None})
+def seed(url: str, targets: int) -> None:
     with db.connect(url) as conn:
-        migrate.migrate(conn)
         for statement in (TARGETS_SQL, PROBES_SQL):
             conn.execute(statement.encode(), (targets,))
-    return url
 
 
 async def make_token(url: str) -> str:
@@ -180,33 +172,25 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--targets", type=int, default=60)
     parser.add_argument("--only", choices=("rest", "live"), help="run one of the two parts")
-    parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, 4 * args.clients)), hard))
-    base_url = os.environ.get("IOC_DATABASE_URL", "")
-    if not base_url:
+    if not os.environ.get("IOC_DATABASE_URL"):
         raise SystemExit("set IOC_DATABASE_URL (e.g. `set -a; . .ioc/env; set +a`)")
-    name = f"ioc_bench_api_{os.getpid()}"
-    proc = None
-    try:
-        url = scratch_db(base_url, name, args.targets)
+    with scratch_db() as [url]:
+        seed(url, args.targets)
         secret = asyncio.run(make_token(url))
         proc, base = start_server(url)
-        print(f"bench_api: ioc serve at {base}, {args.targets} targets, {os.cpu_count()} CPUs, "
-              f"load average {os.getloadavg()[0]:.1f}", flush=True)
-        if args.only != "live":
-            asyncio.run(rest_status(base, secret, args.rate, args.seconds))
-        if args.only != "rest":
-            asyncio.run(live_feed(base, url, secret, args.clients, args.rounds))
-    finally:
-        if proc is not None:
+        try:
+            print(f"bench_api: ioc serve at {base}, {args.targets} targets, "
+                  f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}", flush=True)
+            if args.only != "live":
+                asyncio.run(rest_status(base, secret, args.rate, args.seconds))
+            if args.only != "rest":
+                asyncio.run(live_feed(base, url, secret, args.clients, args.rounds))
+        finally:
             proc.terminate()
             proc.wait(timeout=30)
-        if not args.keep:
-            with db.connect(base_url) as admin:
-                admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(name)))
     print(f"server log: {LOG}")
     print(f"command: IOC_DATABASE_URL=... {Path(sys.executable).name} bench/bench_api.py "
           + " ".join(sys.argv[1:]))

@@ -286,57 +286,82 @@ def make_rows(count: int) -> list[ProbeResult]:
 
 
 async def ingest(args: argparse.Namespace) -> None:
+    results = make_rows(args.rows)
+    sizes = [int(x) for x in args.batch.split(",")]
+    with scratch_db(3) as [ours_url, raw_url, replay_url]:
+        ours = {size: await timed_write_path(ours_url, results, size) for size in sizes}
+        raw_s = timed_psql_copy(raw_url, results)
+        spool_s, replay_s, replayed = await timed_spool(replay_url, results, sizes[0])
+    n = len(results)
+    print(f"command: {COMMAND}")
+    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
+    print(f"{n} probe rows (5,000 targets x {n // 5000} times)")
+    print(f"psql COPY (one transaction): {n / raw_s:,.0f} rows/s ({raw_s:.2f} s)")
+    for size, secs in ours.items():
+        print(f"our write path, batches of {size}: {n / secs:,.0f} rows/s ({secs:.2f} s), "
+              f"ratio to psql COPY {raw_s / secs:.2f}")
+    print(f"spool append (fsync per {sizes[0]}-row batch): {n / spool_s:,.0f} rows/s; "
+          f"replay into the database: {n / replay_s:,.0f} rows/s ({replayed} rows stored)")
+
+
+async def timed_write_path(url: str, results: list[ProbeResult], size: int) -> float:
+    """Seconds to store the rows through write_batch in batches of `size` (table emptied)."""
+    from collectors.model import Batch
+    from collectors.writepath import SeriesCache, write_batch
+
+    with db.connect(url) as c:
+        c.execute("TRUNCATE probe_results, rollup_dirty")
+    batches = [Batch(results[i:i + size]) for i in range(0, len(results), size)]
+    conn = await db.connect_async(url)
+    t0 = time.perf_counter()
+    for b in batches:
+        await write_batch(conn, b, SeriesCache(), "bench")
+    secs = time.perf_counter() - t0
+    await conn.close()
+    return secs
+
+
+def timed_psql_copy(url: str, results: list[ProbeResult]) -> float:
+    """Seconds for psql to COPY the same rows (CSV) into probe_results."""
+    from collectors.writepath import PROBE_COLUMNS
+
+    csv = Path(tempfile.mkdtemp()) / "rows.csv"
+    with csv.open("w") as fh:
+        for r in results:
+            fh.write(",".join("" if v is None else str(v) for v in (
+                r.at.isoformat(), r.target_id, r.ok, r.reason, r.status_code, r.duration_ms,
+                r.dns_ms, r.connect_ms, r.tls_ms, r.ttfb_ms, r.cert_days, r.bytes, r.detail,
+                "bench")) + "\n")
+    copy = f"\\copy probe_results ({', '.join(PROBE_COLUMNS)}) FROM '{csv}' CSV"
+    t0 = time.perf_counter()
+    subprocess.run(["psql", url, "-q", "-c", copy], check=True)
+    return time.perf_counter() - t0
+
+
+async def timed_spool(url: str, results: list[ProbeResult],
+                      size: int) -> tuple[float, float, int]:
+    """Seconds to spool the rows (fsync per batch) and to replay them; rows stored."""
     from prometheus_client import CollectorRegistry
 
     from collectors.metrics import CollectorMetrics
     from collectors.model import Batch
     from collectors.spool import Spool
-    from collectors.writepath import PROBE_COLUMNS, SeriesCache, write_batch
     from collectors.writer import BatchWriter
 
-    results = make_rows(args.rows)
-    batches = [Batch(results[i:i + args.batch]) for i in range(0, len(results), args.batch)]
-    with scratch_db(3) as [ours_url, raw_url, replay_url]:
-        conn = await db.connect_async(ours_url)
-        t0 = time.perf_counter()
-        for b in batches:
-            await write_batch(conn, b, SeriesCache(), "bench")
-        ours_s = time.perf_counter() - t0
-        await conn.close()
-        csv = Path(tempfile.mkdtemp()) / "rows.csv"
-        with csv.open("w") as fh:
-            for r in results:
-                fh.write(",".join("" if v is None else str(v) for v in (
-                    r.at.isoformat(), r.target_id, r.ok, r.reason, r.status_code,
-                    r.duration_ms, r.dns_ms, r.connect_ms, r.tls_ms, r.ttfb_ms,
-                    r.cert_days, r.bytes, r.detail, "bench")) + "\n")
-        copy = f"\\copy probe_results ({', '.join(PROBE_COLUMNS)}) FROM '{csv}' CSV"
-        t0 = time.perf_counter()
-        subprocess.run(["psql", raw_url, "-q", "-c", copy], check=True)  # noqa: ASYNC221
-        raw_s = time.perf_counter() - t0
-        spool = Spool(Path(tempfile.mkdtemp()) / "spool", max_bytes=2**40)
-        t0 = time.perf_counter()
-        for b in batches:
-            spool.append(b.to_json())
-        spool_s = time.perf_counter() - t0
-        writer = BatchWriter(replay_url, spool, CollectorMetrics.create(CollectorRegistry()),
-                             drain_budget_s=3600)
-        t0 = time.perf_counter()
-        await writer.flush()
-        replay_s = time.perf_counter() - t0
-        await writer.close()
-        with db.connect(replay_url) as c:
-            replayed = c.execute("SELECT count(*) FROM probe_results").fetchone()
-    n = len(results)
-    print(f"command: {COMMAND}")
-    print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the end")
-    print(f"{n} probe rows, batches of {args.batch}")
-    print(f"our write path: {n / ours_s:,.0f} rows/s ({ours_s:.2f} s)")
-    print(f"psql COPY:      {n / raw_s:,.0f} rows/s ({raw_s:.2f} s)")
-    print(f"ratio ours/COPY: {raw_s / ours_s:.2f}")
-    print(f"spool append (fsync per batch): {n / spool_s:,.0f} rows/s; "
-          f"replay into the database: {n / replay_s:,.0f} rows/s "
-          f"({replayed[0] if replayed else 0} rows stored)")
+    spool = Spool(Path(tempfile.mkdtemp()) / "spool", max_bytes=2**40)
+    t0 = time.perf_counter()
+    for i in range(0, len(results), size):
+        spool.append(Batch(results[i:i + size]).to_json())
+    spool_s = time.perf_counter() - t0
+    writer = BatchWriter(url, spool, CollectorMetrics.create(CollectorRegistry()),
+                         drain_budget_s=3600)
+    t0 = time.perf_counter()
+    await writer.flush()
+    replay_s = time.perf_counter() - t0
+    await writer.close()
+    with db.connect(url) as c:
+        row = c.execute("SELECT count(*) FROM probe_results").fetchone()
+    return spool_s, replay_s, int(row[0]) if row else 0
 
 
 def main() -> None:
@@ -352,7 +377,9 @@ def main() -> None:
                    help="probe with ours only")
     i = sub.add_parser("ingest")
     i.add_argument("--rows", type=int, default=1_000_000)
-    i.add_argument("--batch", type=int, default=5000)
+    i.add_argument("--batch", default="5000,50000",
+                   help="batch sizes of our write path, comma-separated (the first is also "
+                   "the spooled batch size)")
     s = sub.add_parser("_serve")
     s.add_argument("port_file", type=Path)
     c = sub.add_parser("_collector")

@@ -1,8 +1,10 @@
 """The write path: a batch stored exactly once, in one transaction, by binary COPY.
 
-Rows are copied into session-local staging tables, then moved with INSERT ... ON CONFLICT DO
-NOTHING, so a replayed batch (from the spool, or a retry after an ambiguous commit) is a no-op.
-The touched minutes go to `rollup_dirty` and status events are NOTIFYed in the same transaction.
+New rows are copied straight into the hypertables; when a batch collides with rows already
+stored (a replay from the spool, or a retry after an ambiguous commit) the attempt is undone and
+the rows go through a session-local staging table and INSERT ... ON CONFLICT DO NOTHING, so a
+replay stores nothing twice. The touched minutes go to `rollup_dirty` and status events are
+NOTIFYed in the same transaction.
 """
 
 from __future__ import annotations
@@ -10,11 +12,14 @@ from __future__ import annotations
 import json
 import weakref
 from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import psycopg
+from psycopg import errors
 from psycopg.rows import tuple_row
 
-from collectors.model import Batch, ProbeResult, Sample
+from collectors.model import Batch, Sample
 
 PROBE_COLUMNS = ("time", "target_id", "ok", "reason", "status_code", "duration_ms", "dns_ms",
                  "connect_ms", "tls_ms", "ttfb_ms", "cert_days", "bytes", "detail", "collector")
@@ -44,6 +49,23 @@ SELECT DISTINCT 'sample', time_bucket('1 minute', time) FROM moved
 ON CONFLICT DO NOTHING
 """
 _NOTIFY = "SELECT pg_notify('ioc_events', e) FROM unnest(%s::text[]) AS e"
+
+
+@dataclass(frozen=True)
+class _Table:
+    """A hypertable the write path fills, with its staging twin and rollup source."""
+
+    name: str
+    staging: str
+    columns: str
+    types: tuple[str, ...]
+    move: str
+    source: str
+
+
+PROBES = _Table("probe_results", "_ioc_probe_in", _COLS, _PROBE_TYPES, _MOVE_PROBES, "probe")
+SAMPLES = _Table("samples", "_ioc_sample_in", "time, series_id, value",
+                 ("timestamptz", "int8", "float8"), _MOVE_SAMPLES, "sample")
 
 UNREACHABLE = (psycopg.OperationalError, psycopg.InterfaceError, OSError)
 """Errors meaning the database cannot be reached now (spool and retry), not bad data."""
@@ -112,30 +134,43 @@ async def write_batch(conn: psycopg.AsyncConnection, batch: Batch, series: Serie
     ids = await series.resolve(conn, batch.samples) if batch.samples else []
     await _ensure_staging(conn)
     async with conn.transaction(), conn.cursor() as cur:
+        rows: list[tuple[Any, ...]]
         if batch.results:
-            await _copy_results(cur, batch.results, collector)
-            await cur.execute(_MOVE_PROBES)
+            rows = [(r.at, r.target_id, r.ok, r.reason, r.status_code, r.duration_ms, r.dns_ms,
+                     r.connect_ms, r.tls_ms, r.ttfb_ms, r.cert_days, r.bytes, r.detail,
+                     collector) for r in batch.results]
+            await _store(conn, cur, PROBES, rows)
         if batch.samples:
-            await _copy_samples(cur, batch.samples, ids)
-            await cur.execute(_MOVE_SAMPLES)
+            rows = [(s.at, i, s.value) for s, i in zip(batch.samples, ids, strict=True)]
+            await _store(conn, cur, SAMPLES, rows)
         if batch.events:
             await cur.execute(_NOTIFY, (batch.events,))
 
 
-async def _copy_results(cur: psycopg.AsyncCursor, results: Sequence[ProbeResult],
-                        collector: str | None) -> None:
-    async with cur.copy(f"COPY _ioc_probe_in ({_COLS}) FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(list(_PROBE_TYPES))
-        for r in results:
-            await copy.write_row((r.at, r.target_id, r.ok, r.reason, r.status_code,
-                                  r.duration_ms, r.dns_ms, r.connect_ms, r.tls_ms, r.ttfb_ms,
-                                  r.cert_days, r.bytes, r.detail, collector))
+async def _store(conn: psycopg.AsyncConnection, cur: psycopg.AsyncCursor, table: _Table,
+                 rows: list[tuple[Any, ...]]) -> None:
+    """COPY straight into the hypertable; if any row is already there (a replay), undo that
+    attempt and go through the staging table with ON CONFLICT DO NOTHING instead.
+
+    The staging route alone costs about 40% more on new rows, and new rows are the rule:
+    replays of batches that were partly stored are the exception.
+    """
+    try:
+        async with conn.transaction():  # a savepoint: a clash undoes only this attempt
+            await _copy(cur, table.name, table, rows)
+    except errors.UniqueViolation:
+        await _copy(cur, table.staging, table, rows)
+        await cur.execute(table.move)
+        return
+    minutes = sorted({row[0].replace(second=0, microsecond=0) for row in rows})
+    await cur.execute("INSERT INTO rollup_dirty (source, minute) "
+                      "SELECT %s, unnest(%s::timestamptz[]) ON CONFLICT DO NOTHING",
+                      (table.source, minutes))
 
 
-async def _copy_samples(cur: psycopg.AsyncCursor, samples: Sequence[Sample],
-                        ids: Sequence[int]) -> None:
-    async with cur.copy("COPY _ioc_sample_in (time, series_id, value) "
-                        "FROM STDIN (FORMAT BINARY)") as copy:
-        copy.set_types(["timestamptz", "int8", "float8"])
-        for s, series_id in zip(samples, ids, strict=True):
-            await copy.write_row((s.at, series_id, s.value))
+async def _copy(cur: psycopg.AsyncCursor, into: str, table: _Table,
+                rows: list[tuple[Any, ...]]) -> None:
+    async with cur.copy(f"COPY {into} ({table.columns}) FROM STDIN (FORMAT BINARY)") as copy:
+        copy.set_types(list(table.types))
+        for row in rows:
+            await copy.write_row(row)

@@ -66,3 +66,18 @@ def test_batch_survives_the_spool_serialisation() -> None:
     b = batch()
     again = Batch.from_json(b.to_json())
     assert again == b
+
+
+async def test_batch_overlapping_stored_rows_adds_only_the_new_ones(fresh_db_url: str) -> None:
+    b = batch()
+    first = Batch(b.results[:60], b.samples[:40])
+    overlap = Batch(b.results[30:], b.samples[20:])  # half already stored, half new
+    async with await db.connect_async(fresh_db_url) as conn:
+        await write_batch(conn, first, SeriesCache())
+        await write_batch(conn, overlap, SeriesCache())
+    with db.connect(fresh_db_url) as conn:
+        assert conn.execute("SELECT count(*), count(DISTINCT time) FROM probe_results"
+                            ).fetchone() == (100, 100)
+        assert conn.execute("SELECT count(*) FROM samples").fetchone() == (100,)
+        conn.execute("SELECT ioc_rollup_run()")
+        assert conn.execute("SELECT sum(total) FROM probe_rollup_1m").fetchone() == (100,)

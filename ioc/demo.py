@@ -24,10 +24,12 @@ from pathlib import Path
 from ioc import db, history, migrate
 from ioc.api import tokens
 from ioc.config import load_config
+from ioc.demo_push import DocumentPusher
 from ioc.settings import Settings, SettingsError, redact_url
 
 STEPS = 6
 DEMO_TOKEN_NAME = "demo-wall"  # noqa: S105 - a label, not a secret
+PUSH_TOKEN_NAME = "documents-push"  # noqa: S105 - the push target's token_name in config/
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -151,7 +153,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
         children.start("api", [*_ioc(), "serve", "--port", str(args.port)], env)
         if not _wait_http(f"http://127.0.0.1:{args.port}/readyz", 60, children):
             return _failed(children, "api")
-        token = _viewer_token(settings.database_url)
+        token = _new_token(settings.database_url, DEMO_TOKEN_NAME, "viewer")
+        pusher = DocumentPusher(f"http://127.0.0.1:{base + 3}", f"http://127.0.0.1:{args.port}",
+                                _new_token(settings.database_url, PUSH_TOKEN_NAME, "ingest"))
+        pusher.push_once(datetime.now(UTC))  # a first push before the wall is announced
+        pusher.start()
         _say(6, f"live in {time.monotonic() - started:.0f} s")
         _banner(args.port, base, token, settings.state_dir / "logs")
         if args.exit_when_live:
@@ -184,17 +190,17 @@ def _backfill_history(url: str, config_dir: Path, days: int, seed: int) -> None:
     print(f"      {n:,} probe results written", flush=True)
 
 
-def _viewer_token(url: str) -> str:
-    """A fresh viewer token for the demo wall; the previous demo's token is revoked."""
+def _new_token(url: str, name: str, role: str) -> str:
+    """A fresh token for the demo; the previous demo's token of that name is revoked."""
 
     async def run() -> str:
         conn = await db.connect_async(url, app="ioc-demo")
         try:
             now = datetime.now(UTC)
             for old in await tokens.list_all(conn):
-                if old.name == DEMO_TOKEN_NAME:
+                if old.name == name:
                     await tokens.revoke(conn, old.id, now)
-            _token, secret = await tokens.create(conn, DEMO_TOKEN_NAME, "viewer", now)
+            _token, secret = await tokens.create(conn, name, role, now)
             return secret
         finally:
             await conn.close()

@@ -10,10 +10,12 @@ import signal
 import sys
 from pathlib import Path
 
+import psycopg
 from prometheus_client import CollectorRegistry, start_http_server
 
 from collectors.metrics import CollectorMetrics
 from collectors.service import CollectOptions, CollectorService
+from ioc import db, migrate
 from ioc.config import ConfigError, ConfigHolder
 from ioc.settings import Settings, SettingsError
 
@@ -64,6 +66,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
     options = CollectOptions(shard=shard, shards=shards, collector_id=args.collector_id,
                              once=args.once, concurrency=args.concurrency,
                              spool_max_bytes=args.spool_max_mb * 2**20)
+    problem = schema_problem(settings.database_url)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     metrics = CollectorMetrics.create(CollectorRegistry())
     if args.metrics_port is not None:
         start_http_server(args.metrics_port, addr=args.metrics_addr, registry=metrics.registry)
@@ -72,6 +78,24 @@ def cmd_collect(args: argparse.Namespace) -> int:
                                options, metrics)
     asyncio.run(_main(service))
     return 0
+
+
+def schema_problem(url: str) -> str | None:
+    """Why the database cannot take our rows (migrations missing), or None.
+
+    An unreachable database is not a problem here: the collector spools until it is back.
+    """
+    try:
+        with db.connect(url) as conn:
+            missing = migrate.pending(conn)
+    except psycopg.OperationalError as exc:
+        log.warning("database unreachable at start (%s); results are spooled until it is back",
+                    type(exc).__name__)
+        return None
+    if missing:
+        names = ", ".join(f"{m.version:03d}_{m.name}" for m in missing)
+        return f"the database schema is not current (pending: {names}); run `ioc db migrate`"
+    return None
 
 
 async def _main(service: CollectorService) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import errno
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from collectors.model import CollectFailure, Reason
 from collectors.tls import TimedSSLObject, cert_days_left, client_context
 
 _DETAIL_MAX = 300
+_USERINFO = re.compile(r"//[^/@\s]+@")  # credentials in a URL never reach a stored detail
 
 
 @dataclass(slots=True)
@@ -178,7 +180,7 @@ async def _read_capped(resp: aiohttp.ClientResponse, max_bytes: int) -> bytes:
 
 def classify(exc: BaseException) -> tuple[Reason, str]:
     """The reason category of a network exception, and a short detail without secrets."""
-    detail = f"{type(exc).__name__}: {exc}"[:_DETAIL_MAX]
+    detail = _USERINFO.sub("//***@", f"{type(exc).__name__}: {exc}")[:_DETAIL_MAX]
     return _reason(exc), detail
 
 

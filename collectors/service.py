@@ -154,7 +154,10 @@ class CollectorService:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Collect until `stop` is set (or once, with `--once`); then flush or spool all."""
-        await self._bookkeeping(self._clock())
+        try:  # a database that does not answer must not hold up the first collections
+            await asyncio.wait_for(self._bookkeeping(self._clock()), 5)
+        except TimeoutError:
+            log.warning("database slow to answer at start; collecting anyway")
         collectors = self.collectors_for(self.holder.config)
         if self.options.once:
             await self.scheduler.run_once(collectors)
@@ -200,6 +203,8 @@ class CollectorService:
                 len(self.scheduler.jobs), version("ioc")))
         except UNREACHABLE as exc:
             log.debug("bookkeeping skipped: database unreachable (%s)", type(exc).__name__)
+        except psycopg.Error as exc:
+            log.error("heartbeat/targets update failed: %s", exc)
 
     async def _sync_targets(self, config: ProvinceConfig) -> None:
         ts = config.targets

@@ -100,3 +100,24 @@ async def test_sigterm_spools_what_cannot_be_stored(loopback: Loopback, tmp_path
     assert proc.returncode == 0
     assert spooled_results(state / "spool") == {"s0": loopback.hits["s0"]}
     assert loopback.hits["s0"] >= 4
+
+
+async def test_collect_refuses_a_database_without_migrations(server_url: str,
+                                                             tmp_path: Path) -> None:
+    from psycopg import sql
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    name = f"ioc_bare_{os.getpid()}"
+    with db.connect(server_url) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        url = make_conninfo("", **{**conninfo_to_dict(server_url), "dbname": name})
+        config = write_config(tmp_path / "cfg", [http_target("x", "http://127.0.0.1:1/")])
+        proc = await start(url, tmp_path / "state", config, "--once")
+        _, err = await asyncio.wait_for(proc.communicate(), 60)
+    finally:
+        with db.connect(server_url) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
+                sql.Identifier(name)))
+    assert proc.returncode == 2
+    assert b"run `ioc db migrate`" in err and b"010_collectors" in err

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import psycopg
+
 from ioc import db, history, migrate
 from ioc.api import tokens
 from ioc.config import load_config
@@ -145,7 +147,13 @@ def cmd_demo(args: argparse.Namespace) -> int:
                                str(args.seed), "--backfill-days", str(args.backfill_days)], env)
         if not _wait_http(f"http://127.0.0.1:{base + 1}/health", 120, children):
             return _failed(children, "sim")
-        _backfill_history(settings.database_url, config_dir, args.backfill_days, args.seed)
+        try:
+            _backfill_history(settings.database_url, config_dir, args.backfill_days, args.seed)
+        except psycopg.Error as exc:
+            print(f"error: the database went away while writing the history "
+                  f"({type(exc).__name__}); start the demo again: what was written is kept",
+                  file=sys.stderr)
+            return 1
         _say(4, "starting the collectors and the alert engine")
         children.start("collector", [*_ioc(), "collect"], env)
         children.start("alerts", [*_ioc(), "alerts"], env)

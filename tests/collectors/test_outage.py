@@ -33,8 +33,13 @@ def pg_ctl(*args: str) -> None:
                     "against an external database. Run it with scripts/test.", pytrace=False)
     log = str(Path(data).parent / "server.log")
     extra = ["-l", log, "-w"] if args[0] == "start" else ["-m", "fast", "-w"]
-    subprocess.run(["runuser", "-u", "postgres", "--", f"{binaries}/pg_ctl", "-D", data,
-                    *args, *extra], check=True, capture_output=True, timeout=60)
+    done = subprocess.run(["runuser", "-u", "postgres", "--", f"{binaries}/pg_ctl", "-D", data,
+                           *args, *extra], capture_output=True, timeout=60)
+    if done.returncode != 0:
+        pytest.fail(f"pg_ctl {args[0]} failed ({done.returncode}): "
+                    f"{(done.stdout + done.stderr).decode(errors='replace').strip()}. This test "
+                    "stops and restarts the local cluster as root (runuser -u postgres).",
+                    pytrace=False)
 
 
 def counter(metrics: CollectorMetrics, name: str) -> float:

@@ -94,18 +94,22 @@ class Scheduler:
         """Wait (up to `grace_s`) for retired jobs to finish, then close their collectors."""
         jobs = list(jobs)
         if jobs:
-            await asyncio.wait([asyncio.create_task(j.done.wait()) for j in jobs],
-                               timeout=grace_s)
+            waits = [asyncio.create_task(j.done.wait()) for j in jobs]
+            await asyncio.wait(waits, timeout=grace_s)
+            for wait in waits:
+                wait.cancel()
         for job in jobs:
             closer = getattr(job.collector, "close", None)
             if closer is not None:
                 await closer()
 
     async def stop(self, grace_s: float = 30.0) -> None:
-        """Stop every job, letting collections under way finish (up to `grace_s`)."""
+        """Stop every job, letting collections under way finish (up to `grace_s`, or the
+        longest target timeout if that is longer: a started collection always ends)."""
         jobs = [self._stop(j) for j in self.jobs.values()]
         self.jobs.clear()
-        await self.retire(jobs, grace_s)
+        longest = max((j.target.timeout.total_seconds() for j in jobs), default=0.0)
+        await self.retire(jobs, max(grace_s, longest + 1))
 
     def _stop(self, job: Job) -> Job:
         job.stopping = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import signal
 import sys
@@ -82,14 +83,61 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 async def _serve(settings: Settings, cfg: Any, args: argparse.Namespace,
                  backoff: Backoff) -> None:
+    """Run the engine and the delivery workers until SIGTERM/SIGINT.
+
+    A database that cannot be reached at start is an error (exit 1). One lost later (a restart,
+    a failover) is waited out: the connections are opened again and work resumes, because a
+    process that stays up on dead connections is never restarted by a supervisor.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    url = settings.database_url
-    lock_conn = await db.connect_async(url, app="ioc-alerts-lock")
-    engine_conn = await db.connect_async(url, app="ioc-alerts-engine")
-    worker_conn = await db.connect_async(url, app="ioc-alerts-outbox")
+    conns = await _connect(settings.database_url)
+    while True:
+        await _serve_round(settings, cfg, args, backoff, conns, stop)
+        for conn in conns:
+            await conn.close()
+        if stop.is_set():
+            return
+        log.warning("alerts: lost the database; reconnecting")
+        conns = await _reconnect(settings.database_url, stop)
+        if not conns:
+            return
+
+
+async def _connect(url: str) -> list[psycopg.AsyncConnection[Any]]:
+    return [await db.connect_async(url, app=f"ioc-alerts-{role}")
+            for role in ("lock", "engine", "outbox")]
+
+
+async def _reconnect(url: str, stop: asyncio.Event) -> list[psycopg.AsyncConnection[Any]]:
+    """Open the connections again, retrying every 2 s; [] when stopped meanwhile."""
+    while not stop.is_set():
+        try:
+            return await _connect(url)
+        except (OSError, psycopg.OperationalError) as exc:
+            log.warning("alerts: database still unreachable (%s); retrying in 2 s",
+                        type(exc).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=2)
+    return []
+
+
+async def _serve_round(settings: Settings, cfg: Any, args: argparse.Namespace, backoff: Backoff,
+                       conns: list[psycopg.AsyncConnection[Any]], stop: asyncio.Event) -> None:
+    """Work on these connections until `stop` is set or one of them is lost."""
+    lock_conn, engine_conn, worker_conn = conns
+    done = asyncio.Event()
+
+    async def watch() -> None:
+        while not done.is_set():
+            if stop.is_set() or any(c.closed or c.broken for c in conns):
+                done.set()
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=1)
+
     async with aiohttp.ClientSession() as session:
         outbox = Outbox(worker_conn, cfg, session, secret=settings.secret_key,
                         public_url=cfg.province.public_url, backoff=backoff,
@@ -97,11 +145,9 @@ async def _serve(settings: Settings, cfg: Any, args: argparse.Namespace,
         engine = Engine(engine_conn, cfg)
         log.info("alerts: %d rules, %d channels; %d delivery workers", len(cfg.rules),
                  len(cfg.channels), args.workers)
-        tasks = [run_engine(engine, lock_conn, utc_now, args.tick, stop)]
-        tasks += [run_worker(outbox, utc_now, args.poll, stop) for _ in range(args.workers)]
+        tasks = [watch(), run_engine(engine, lock_conn, utc_now, args.tick, done)]
+        tasks += [run_worker(outbox, utc_now, args.poll, done) for _ in range(args.workers)]
         await asyncio.gather(*tasks)
-    for conn in (lock_conn, engine_conn, worker_conn):
-        await conn.close()
 
 
 def cmd_ack(args: argparse.Namespace) -> int:

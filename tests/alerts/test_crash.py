@@ -25,6 +25,7 @@ from tests.alerts.support import (
     webhook,
     write_config,
 )
+from tests.pgserver import pg_ctl
 
 
 @pytest.fixture
@@ -105,3 +106,31 @@ async def test_kill_9_while_pending_then_restart_delivers_everything_once(
     assert seen == [("a", "firing"), ("a", "resolved"), ("b", "firing"), ("c", "firing"),
                     ("d", "firing")]
     assert len(receiver.requests) > 5  # the down receiver was retried before and after
+
+
+SENT_FOR_B = SENT_FOR_A.replace('"a"', '"b"')
+
+
+async def test_engine_carries_on_after_the_database_restarts(
+        alerts_db: str, receiver: Receiver, start_engine: object, tmp_path: Path) -> None:
+    write_config(tmp_path, rules=[down_rule()],
+                 routing={"channels": ["ops"], "group_wait": "0s", "group_by": ["target"]},
+                 channels=[webhook("ops", receiver.url + "/hook")])
+    assert callable(start_engine)
+    engine = start_engine()
+    async with await psycopg.AsyncConnection.connect(alerts_db, autocommit=True) as conn:
+        await add_target(conn, "a")
+        await probe(conn, "a", datetime.now(UTC), ok=False)
+        await wait_until(conn, SENT_FOR_A, 1)  # the engine works before the restart
+    pg_ctl("stop")
+    try:
+        await asyncio.sleep(3)
+    finally:
+        pg_ctl("start")
+    async with await psycopg.AsyncConnection.connect(alerts_db, autocommit=True) as conn:
+        await add_target(conn, "b")
+        await probe(conn, "b", datetime.now(UTC), ok=False)
+        await wait_until(conn, SENT_FOR_B, 1)  # and again after it, without a process restart
+    assert engine.poll() is None
+    engine.send_signal(signal.SIGTERM)
+    assert engine.wait(timeout=15) == 0

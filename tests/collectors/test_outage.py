@@ -7,11 +7,8 @@ as short as the issue allows and the server is restarted in a `finally`.
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 from pathlib import Path
 
-import pytest
 from prometheus_client import CollectorRegistry
 
 from collectors.metrics import CollectorMetrics
@@ -20,26 +17,10 @@ from ioc import db
 from ioc.config import ConfigHolder
 from tests.collectors.conftest import http_target, write_config
 from tests.collectors.loopback import Loopback
+from tests.pgserver import pg_ctl
 
 OUTAGE_S = 30.0
 TARGETS = 10
-
-
-def pg_ctl(*args: str) -> None:
-    data, binaries = os.environ.get("IOC_PG_DATA"), os.environ.get("IOC_PG_BIN")
-    if not data or not binaries:
-        pytest.fail("IOC_PG_DATA/IOC_PG_BIN are not set: this test stops and restarts the local "
-                    "PostgreSQL cluster that scripts/setup.sh creates (.ioc/env); it cannot run "
-                    "against an external database. Run it with scripts/test.", pytrace=False)
-    log = str(Path(data).parent / "server.log")
-    extra = ["-l", log, "-w"] if args[0] == "start" else ["-m", "fast", "-w"]
-    done = subprocess.run(["runuser", "-u", "postgres", "--", f"{binaries}/pg_ctl", "-D", data,
-                           *args, *extra], capture_output=True, timeout=60)
-    if done.returncode != 0:
-        pytest.fail(f"pg_ctl {args[0]} failed ({done.returncode}): "
-                    f"{(done.stdout + done.stderr).decode(errors='replace').strip()}. This test "
-                    "stops and restarts the local cluster as root (runuser -u postgres).",
-                    pytrace=False)
 
 
 def counter(metrics: CollectorMetrics, name: str) -> float:

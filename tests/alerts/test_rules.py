@@ -77,14 +77,19 @@ async def test_threshold_on_a_metric_selects_series_by_labels(
 
 
 async def test_absence_of_target_data(conn: psycopg.AsyncConnection) -> None:
-    for target in ("fresh", "stale", "never"):
+    for target in ("fresh", "stale", "never", "new"):
         await add_target(conn, target)
+    # a target that never reported is absent from when it was configured
+    await conn.execute("UPDATE targets SET updated_at = %s WHERE id = 'never'",
+                       (NOW - timedelta(minutes=20),))
+    await conn.execute("UPDATE targets SET updated_at = %s WHERE id <> 'never'",
+                       (NOW - timedelta(seconds=30),))
     await probe(conn, "fresh", NOW - timedelta(seconds=20), True)
     await probe(conn, "stale", NOW - timedelta(minutes=10), True)
     got = await evaluate(conn, kind="absence", after="3m", selector={"system": "portal"})
     assert {k: s.active for k, s in got.items()} == {"fresh": False, "stale": True,
-                                                     "never": True}
-    assert got["stale"].value == 600.0 and got["never"].value is None
+                                                     "never": True, "new": False}
+    assert got["stale"].value == 600.0 and got["never"].value == 1200.0
 
 
 async def test_absence_of_the_collector_heartbeat(conn: psycopg.AsyncConnection) -> None:

@@ -75,7 +75,7 @@ async def _targets(conn: AsyncConnection[Any], rule: AbsenceRule,
         where.append(sql.SQL("t.labels @> %(labels)s::jsonb"))
         params["labels"] = json.dumps(sel.labels, ensure_ascii=False)
     query = sql.SQL(
-        "SELECT t.id, t.system, t.labels::text AS labels, t.updated_at, greatest("
+        "SELECT t.id, t.system, t.labels::text AS labels, t.updated_at, t.interval_s, greatest("
         " (SELECT max(p.time) FROM probe_results p WHERE p.target_id = t.id"
         "   AND p.time > %(since)s AND p.time <= %(now)s),"
         " (SELECT max(x.time) FROM samples x JOIN series s ON s.id = x.series_id"
@@ -86,8 +86,10 @@ async def _targets(conn: AsyncConnection[Any], rule: AbsenceRule,
         # A target that has never reported is absent from when it was (re)configured, so a
         # new target gets the same `after` grace as one that stopped reporting.
         age = _age(row["last_at"] or row["updated_at"], ctx.now)
+        # a target polled less often than `after` is absent only after missing two polls
+        limit = max(rule.after.total_seconds(), 2 * row["interval_s"])
         labels = {**text_labels(row["labels"]), "target": row["id"], "system": row["system"]}
-        samples.append(Sample(labels, age, age is None or age > rule.after.total_seconds()))
+        samples.append(Sample(labels, age, age is None or age > limit))
     return samples
 
 

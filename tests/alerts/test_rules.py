@@ -77,8 +77,11 @@ async def test_threshold_on_a_metric_selects_series_by_labels(
 
 
 async def test_absence_of_target_data(conn: psycopg.AsyncConnection) -> None:
-    for target in ("fresh", "stale", "never", "new"):
+    for target in ("fresh", "stale", "never", "new", "slow-poll"):
         await add_target(conn, target)
+    # polled every 10 minutes: 5 minutes of silence is normal for it
+    await conn.execute("UPDATE targets SET interval_s = 600 WHERE id = 'slow-poll'")
+    await probe(conn, "slow-poll", NOW - timedelta(minutes=5), True)
     # a target that never reported is absent from when it was configured
     await conn.execute("UPDATE targets SET updated_at = %s WHERE id = 'never'",
                        (NOW - timedelta(minutes=20),))
@@ -88,7 +91,8 @@ async def test_absence_of_target_data(conn: psycopg.AsyncConnection) -> None:
     await probe(conn, "stale", NOW - timedelta(minutes=10), True)
     got = await evaluate(conn, kind="absence", after="3m", selector={"system": "portal"})
     assert {k: s.active for k, s in got.items()} == {"fresh": False, "stale": True,
-                                                     "never": True, "new": False}
+                                                     "never": True, "new": False,
+                                                     "slow-poll": False}
     assert got["stale"].value == 600.0 and got["never"].value == 1200.0
 
 

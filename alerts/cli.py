@@ -21,7 +21,7 @@ from alerts.outbox import Backoff, Outbox, run_worker
 from ioc import db
 from ioc.config import ConfigError, load_config
 from ioc.config.types import parse_duration
-from ioc.settings import Settings, SettingsError, redact_url
+from ioc.settings import Settings, redact_url, settings_or_exit
 
 log = logging.getLogger(__name__)
 
@@ -55,16 +55,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ls.set_defaults(func=cmd_list)
 
 
-def _settings() -> Settings:
-    try:
-        return Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
-
-
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = _settings()
+    settings = settings_or_exit()
     try:
         cfg = load_config(settings.config_dir)
     except ConfigError as exc:
@@ -152,7 +144,7 @@ async def _serve_round(settings: Settings, cfg: Any, args: argparse.Namespace, b
 
 def cmd_ack(args: argparse.Namespace) -> int:
     async def run() -> str:
-        conn = await db.connect_async(_settings().database_url)
+        conn = await db.connect_async(settings_or_exit().database_url)
         async with conn:
             result = await acknowledge(conn, args.fingerprint, args.by, utc_now(), via="cli")
         return result.outcome
@@ -164,7 +156,7 @@ def cmd_ack(args: argparse.Namespace) -> int:
 
 def cmd_list(args: argparse.Namespace) -> int:
     async def run() -> list[dict[str, Any]]:
-        conn = await db.connect_async(_settings().database_url)
+        conn = await db.connect_async(settings_or_exit().database_url)
         async with conn:
             states = ("pending", "firing", "resolved") if args.all else ("pending", "firing")
             return await list_alerts(conn, states=states)

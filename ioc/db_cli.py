@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from ioc import db, migrate
-from ioc.settings import Settings, SettingsError, redact_url
+from ioc.settings import redact_url, settings_or_exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -21,11 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _url() -> str:
-    try:
-        return Settings.from_env().database_url
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(2) from None
+    return settings_or_exit().database_url
 
 
 def cmd_migrate(args: argparse.Namespace) -> int:

@@ -27,7 +27,7 @@ from ioc import db, history, migrate
 from ioc.api import tokens
 from ioc.config import load_config
 from ioc.demo_push import DocumentPusher
-from ioc.settings import Settings, SettingsError, redact_url
+from ioc.settings import redact_url, settings_or_exit
 
 STEPS = 6
 DEMO_TOKEN_NAME = "demo-wall"  # noqa: S105 - a label, not a secret
@@ -109,11 +109,7 @@ def _ioc() -> list[str]:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit()
     started = time.monotonic()
     config_dir = args.config or settings.config_dir
     base = args.sim_port_base

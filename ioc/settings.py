@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,15 @@ class Settings:
             public_url=env.get("IOC_PUBLIC_URL", f"http://{host}:{port}"),
             secret_key=env.get("IOC_SECRET_KEY", "") or _state_secret(state_dir),
         )
+
+
+def settings_or_exit() -> Settings:
+    """Settings for a command: on a bad environment, say what to fix and exit with status 2."""
+    try:
+        return Settings.from_env()
+    except SettingsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from ioc import db
 from ioc.api import tokens
-from ioc.settings import Settings, SettingsError
+from ioc.settings import settings_or_exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -30,11 +30,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
 
 
 def _run(action: str, args: argparse.Namespace) -> int:
-    try:
-        url = Settings.from_env().database_url
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    url = settings_or_exit().database_url
     try:
         return asyncio.run(_dispatch(url, action, args))
     except tokens.TokenError as exc:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ioc.settings import Settings, SettingsError
+from ioc.settings import settings_or_exit
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,unused-ignore]
@@ -25,11 +25,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ioc.config.issues import ConfigError
     from ioc.db import make_pool
 
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit()
     host = args.host or settings.api_host
     port = settings.api_port if args.port is None else args.port
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from ioc.drill.drill import run_drill
 from ioc.drill.run import DrillOptions, DrillRefused
 from ioc.drill.verdict import all_pass, format_table, write_json
-from ioc.settings import Settings, SettingsError, redact_url
+from ioc.settings import redact_url, settings_or_exit
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,11 +46,7 @@ def _positive(text: str) -> float:
 
 
 def cmd_drill(args: argparse.Namespace) -> int:
-    try:
-        settings = Settings.from_env()
-    except SettingsError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    settings = settings_or_exit()
     options = DrillOptions(scale=args.scale, reduced=args.reduced, force=args.force)
     with tempfile.TemporaryDirectory(prefix="ioc-drill-") as tmp:
         workdir = args.workdir or Path(tmp)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import smtplib
-import ssl
 from dataclasses import dataclass
 from email.header import Header
 from email.mime.text import MIMEText
@@ -22,6 +21,7 @@ from jinja2 import Environment
 from alerts.notify.base import Message, TransportError, io_error
 from alerts.notify.text import event_lines, event_title, title, words
 from ioc.config.channels import EmailChannel
+from ioc.smtp import connect_smtp
 
 _TEMPLATE = Environment(autoescape=False, keep_trailing_newline=True).from_string(  # noqa: S701 - plain text
     resources.files("alerts.notify").joinpath("email.txt.j2").read_text(encoding="utf-8"))
@@ -69,20 +69,8 @@ class Email:
         await asyncio.to_thread(self._send_blocking, payload)
 
     def _send_blocking(self, payload: EmailPayload) -> None:
-        c = self.channel
-        limit = c.timeout.total_seconds()
         try:
-            smtp: smtplib.SMTP
-            if c.security == "ssl":
-                smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=limit,
-                                        context=ssl.create_default_context())
-            else:
-                smtp = smtplib.SMTP(c.host, c.port, timeout=limit)
-            with smtp:
-                if c.security == "starttls":
-                    smtp.starttls(context=ssl.create_default_context())
-                if c.username is not None and c.password is not None:
-                    smtp.login(c.username, c.password.get_secret_value())
+            with connect_smtp(self.channel) as smtp:
                 smtp.send_message(payload.message, to_addrs=list(payload.recipients))
         except smtplib.SMTPRecipientsRefused:
             raise TransportError("every recipient was refused", permanent=True) from None

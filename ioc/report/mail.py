@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import smtplib
-import ssl
 from collections.abc import Callable
 from email.message import EmailMessage
 
 from ioc.config.channels import EmailChannel
 from ioc.report.store import StoredReport
 from ioc.report.texts import texts
+from ioc.smtp import connect_smtp
 
 SmtpFactory = Callable[[EmailChannel], smtplib.SMTP]
 
@@ -33,22 +33,6 @@ def build_message(report: StoredReport, channel: EmailChannel, name: str, addres
     msg.add_attachment(report.pdf, maintype="application", subtype="pdf",
                        filename=f"bao-cao-tuan-{report.period}.pdf")
     return msg
-
-
-def connect_smtp(channel: EmailChannel) -> smtplib.SMTP:
-    """Open an SMTP session as the channel says (STARTTLS, SSL or plain), logged in if set."""
-    limit = channel.timeout.total_seconds()
-    smtp: smtplib.SMTP
-    if channel.security == "ssl":
-        smtp = smtplib.SMTP_SSL(channel.host, channel.port, timeout=limit,
-                                context=ssl.create_default_context())
-    else:
-        smtp = smtplib.SMTP(channel.host, channel.port, timeout=limit)
-        if channel.security == "starttls":
-            smtp.starttls(context=ssl.create_default_context())
-    if channel.username and channel.password:
-        smtp.login(channel.username, channel.password.get_secret_value())
-    return smtp
 
 
 def send_messages(channel: EmailChannel, messages: list[EmailMessage],

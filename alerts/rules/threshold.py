@@ -24,9 +24,14 @@ _PROBE_COLUMN = {"latency_ms": "x.duration_ms", "success_rate": "x.ok::int::floa
                  "cert_days": "x.cert_days"}
 
 
-def _aggregate(aggregate: str, column: str, window: timedelta) -> sql.Composable:
-    """The SQL aggregate over `column` (a fixed expression, never user text)."""
+def _aggregate(aggregate: str, column: str, window: timedelta,
+               seconds: sql.Composable | None = None) -> sql.Composable:
+    """The SQL aggregate over `column` (a fixed expression, never user text).
+
+    `seconds` is the window's length as SQL when it differs per group (probes: see _probe_rows).
+    """
     col = sql.SQL(column)
+    seconds = seconds if seconds is not None else sql.Literal(window.total_seconds())
     if aggregate in _QUANTILES:
         quantile = sql.SQL("percentile_disc({}) WITHIN GROUP (ORDER BY {})").format(
             sql.Literal(_QUANTILES[aggregate]), col)
@@ -37,7 +42,7 @@ def _aggregate(aggregate: str, column: str, window: timedelta) -> sql.Composable
             return sql.SQL("ioc_alert_hist_round({})").format(quantile)
         return quantile
     if aggregate == "rate":
-        return sql.SQL("count({})::float8 / {}").format(col, sql.Literal(window.total_seconds()))
+        return sql.SQL("count({})::float8 / {}").format(col, seconds)
     simple = {"avg": "avg({})", "max": "max({})", "min": "min({})", "count": "count({})::float8",
               "last": "(array_agg({} ORDER BY x.time DESC) FILTER (WHERE {} IS NOT NULL))[1]"}
     return sql.SQL(simple[aggregate]).format(col, col)
@@ -59,7 +64,7 @@ def _target_filter(sel: Selector, params: dict[str, Any]) -> list[sql.Composable
     return found
 
 
-async def _fetch(conn: AsyncConnection[Any], query: sql.Composed,
+async def _fetch(conn: AsyncConnection[Any], query: sql.Composable,
                  params: dict[str, Any]) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)
@@ -68,9 +73,23 @@ async def _fetch(conn: AsyncConnection[Any], query: sql.Composed,
 
 async def _probe_rows(conn: AsyncConnection[Any], rule: ThresholdRule,
                       ctx: Context) -> list[dict[str, Any]]:
+    """One value per target over its window.
+
+    A target polled less often than every half window is judged over its last two polls
+    (window = max(window, 2 × interval)), as the absence rule does: otherwise one failed poll of
+    a 5-minute target fills a 2-minute window alone and pages, and the window then empties
+    between polls, which would resolve an outage that is still going on.
+    """
     assert rule.probe is not None
-    params: dict[str, Any] = {"from": ctx.now - rule.window, "now": ctx.now}
-    where: list[sql.Composable] = [sql.SQL("x.time > %(from)s AND x.time <= %(now)s")]
+    widest = await _fetch(conn, sql.SQL("SELECT coalesce(max(interval_s), 0) AS s FROM targets"),
+                          {})
+    floor = max(rule.window, timedelta(seconds=2 * float(widest[0]["s"])))
+    params: dict[str, Any] = {"from": ctx.now - floor, "now": ctx.now,
+                              "window": rule.window.total_seconds()}
+    span = sql.SQL("greatest(%(window)s, 2 * w.interval_s)")
+    where: list[sql.Composable] = [
+        sql.SQL("x.time > %(from)s AND x.time <= %(now)s"),
+        sql.SQL("x.time > %(now)s - {} * interval '1 second'").format(span)]
     if rule.selector.targets:
         where.append(sql.SQL("x.target_id = ANY(%(targets)s)"))
         params["targets"] = list(rule.selector.targets)
@@ -81,9 +100,11 @@ async def _probe_rows(conn: AsyncConnection[Any], rule: ThresholdRule,
     column = _PROBE_COLUMN[rule.probe]
     query = sql.SQL(
         "SELECT a.target_id, t.system, t.labels::text AS labels, a.value FROM"
-        " (SELECT x.target_id, {agg} AS value FROM probe_results x WHERE {where}"
+        " (SELECT x.target_id, {agg} AS value FROM probe_results x"
+        "  JOIN targets w ON w.id = x.target_id WHERE {where}"
         "  GROUP BY 1) a LEFT JOIN targets t ON t.id = a.target_id"
-    ).format(agg=_aggregate(rule.aggregate, column, rule.window),
+    ).format(agg=_aggregate(rule.aggregate, column, rule.window,
+                            sql.SQL("max({})").format(span)),
              where=sql.SQL(" AND ").join(where))
     rows = await _fetch(conn, query, params)
     for row in rows:

@@ -116,8 +116,10 @@ class ThresholdRule(RuleBase):
     kpi: str | None = Field(default=None, description="Source: a KPI id (via ioc_kpi).")
     aggregate: Literal["avg", "max", "min", "p50", "p95", "p99", "rate", "count", "last"] = Field(
         default="avg", description="How the window is summarised.")
-    window: PositiveDuration = Field(default=timedelta(minutes=5),
-                                     description="Length of the window ending now (5m).")
+    window: PositiveDuration = Field(
+        default=timedelta(minutes=5),
+        description="Length of the window ending now (5m). For probes, a target polled less "
+                    "often is judged over its last two polls: max(window, 2 × its interval).")
     op: Op = Field(description="Comparison: the alert condition is `aggregate op value`.")
     value: float = Field(description="The threshold, in the source's unit (ms, fraction, n).")
 

@@ -76,6 +76,34 @@ async def test_threshold_on_a_metric_selects_series_by_labels(
         "so-tp": (20.0, True), "so-yt": (2.0, False)}
 
 
+@pytest.mark.parametrize(("polls", "expected"), [
+    pytest.param([True, False], (0.5, False), id="one-failed-poll-does-not-page"),
+    pytest.param([False, False], (0.0, True), id="two-failed-polls-page"),
+    pytest.param([False, True], (0.5, False), id="recovered"),
+])
+async def test_threshold_judges_a_slow_target_over_its_last_two_polls(
+        conn: psycopg.AsyncConnection, polls: list[bool],
+        expected: tuple[float, bool]) -> None:
+    # polled every 5 minutes, the last poll 4 minutes ago: a 2-minute window alone would hold
+    # no poll at all (the alert would resolve mid-outage) or one (a single failure would page)
+    await add_target(conn, "national-count")
+    await conn.execute("UPDATE targets SET interval_s = 300 WHERE id = 'national-count'")
+    await add_target(conn, "fast")
+    for i, ok in enumerate(polls):
+        await probe(conn, "national-count", NOW - timedelta(minutes=4 + 5 * (len(polls) - 1 - i)),
+                    ok)
+    await probe(conn, "fast", NOW - timedelta(minutes=3), False)  # outside its own 2 minutes
+    await probe(conn, "fast", NOW - timedelta(seconds=30), True)
+    got = await evaluate(conn, kind="threshold", probe="success_rate", aggregate="avg",
+                         window="2m", op="<", value=0.5)
+    assert (got["national-count"].value, got["national-count"].active) == expected
+    assert (got["fast"].value, got["fast"].active) == (1.0, False)
+    rate = await evaluate(conn, kind="threshold", probe="success_rate", aggregate="rate",
+                          window="2m", op=">", value=1)
+    assert rate["national-count"].value == pytest.approx(2 / 600)
+    assert rate["fast"].value == pytest.approx(1 / 120)
+
+
 async def test_absence_of_target_data(conn: psycopg.AsyncConnection) -> None:
     for target in ("fresh", "stale", "never", "new", "slow-poll"):
         await add_target(conn, target)

@@ -64,7 +64,7 @@ def _target_filter(sel: Selector, params: dict[str, Any]) -> list[sql.Composable
     return found
 
 
-async def _fetch(conn: AsyncConnection[Any], query: sql.Composable,
+async def _fetch(conn: AsyncConnection[Any], query: sql.SQL | sql.Composed,
                  params: dict[str, Any]) -> list[dict[str, Any]]:
     async with conn.cursor(row_factory=dict_row) as cur:
         await cur.execute(query, params)

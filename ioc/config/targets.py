@@ -261,10 +261,11 @@ class PushTarget(TargetBase):
         return any(fnmatchcase(metric, glob) for glob in self.metrics)
 
 
-RecordType = Literal["dossiers", "transactions", "documents", "reconciliation"]
+RecordType = Literal["dossiers", "transactions", "documents", "reconciliation", "procedures",
+                     "agencies"]
 _RECORD_SYSTEM: dict[str, SystemName] = {
     "dossiers": "portal", "transactions": "payments", "reconciliation": "payments",
-    "documents": "documents",
+    "documents": "documents", "procedures": "portal", "agencies": "portal",
 }
 
 
@@ -273,9 +274,11 @@ class RecordsTarget(TargetBase):
 
     kind: Literal["records"] = Field(description="`records`: sync business records.")
     url: HttpUrl = Field(description="The endpoint: /api/dossiers, /api/transactions, "
-                         "/api/documents, or /api/reconciliation (date appended).")
-    record_type: RecordType = Field(description="Which records: dossiers (portal), "
-                                    "transactions and reconciliation (payments), documents.")
+                         "/api/documents, /api/reconciliation (date appended), "
+                         "/api/procedures or /api/agencies.")
+    record_type: RecordType = Field(description="Which records: dossiers, and the catalogue's "
+                                    "procedures and agencies (portal); transactions and "
+                                    "reconciliation (payments); documents.")
     page_size: int = Field(default=500, ge=1, le=5000,
                            description="Records per request (`limit`), 1..5000 (default 500).")
     sides: tuple[Literal["intermediary", "treasury"], ...] = Field(

@@ -116,13 +116,28 @@ def slowest_section(conn: psycopg.Connection, week: Week) -> dict[str, list[dict
     agencies = [r for r in read_kpi(conn, "766.2.1", week.start, week.end, {"by": "agency"})
                 if r.value is not None]
     agencies.sort(key=lambda r: (r.value or 0.0, r.labels["agency"]))
+    procs, agencies = procs[:SLOWEST], agencies[:SLOWEST]
+    names = _names(conn, [r.labels["procedure"] for r in procs],
+                   [r.labels["agency"] for r in agencies])
     return {
         "procedures": [{"procedure": r.labels["procedure"], "days": r.value,
-                        "count": r.denominator} for r in procs[:SLOWEST]],
+                        "name": names[0].get(r.labels["procedure"]),
+                        "count": r.denominator} for r in procs],
         "agencies": [{"agency": r.labels["agency"], "rate": r.value,
+                      "name": names[1].get(r.labels["agency"]),
                       "late": (r.denominator or 0) - (r.numerator or 0),
-                      "total": r.denominator} for r in agencies[:SLOWEST]],
+                      "total": r.denominator} for r in agencies],
     }
+
+
+def _names(conn: psycopg.Connection, procedures: list[str],
+           agencies: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Catalogue names of procedure and agency codes (absent when the catalogue lacks them)."""
+    rows = conn.execute(
+        "SELECT 'p', code, name FROM procedures WHERE code = ANY(%s)"
+        " UNION ALL SELECT 'a', code, name FROM agencies WHERE code = ANY(%s)",
+        (procedures, agencies)).fetchall()
+    return ({c: n for k, c, n in rows if k == "p"}, {c: n for k, c, n in rows if k == "a"})
 
 
 def build_report(conn: psycopg.Connection, week: Week, *, now: datetime,

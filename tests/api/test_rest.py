@@ -206,7 +206,7 @@ def test_one_click_link_confirms_then_acknowledges(api_server: ApiServer, api_db
 def test_config_summary_has_no_secrets(api_server: ApiServer, api_tokens: Tokens) -> None:
     admin = {"Authorization": f"Bearer {api_tokens.admin}"}
     state = httpx.get(f"{api_server.url}/api/v1/config", headers=admin).json()
-    assert state["summary"].startswith("20 targets")
+    assert state["summary"].startswith("22 targets")
     reload = httpx.post(f"{api_server.url}/api/v1/config/reload", headers=admin)
     assert reload.status_code == 404  # this server was given a config, not a directory
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from prometheus_client import CollectorRegistry
+from psycopg import sql
 
 from collectors.fetch import HttpClient
 from collectors.httpprobe import HttpProbe
@@ -21,6 +22,7 @@ from collectors.scheduler import Scheduler
 from ioc import db
 from ioc.config.targets import HttpTarget, JsonTarget, PrometheusTarget, RecordsTarget
 from sim import RunningProvince, SimOptions, run_province
+from sim.catalogue import AGENCIES, PROCEDURES
 
 
 @pytest.fixture
@@ -133,3 +135,33 @@ async def test_sim_records_sync_stores_every_dossier(province: RunningProvince,
         stored = conn.execute("SELECT count(*) FROM dossiers").fetchone()
     assert stored == (len(province.model.dossiers),)
     assert stored[0] > 0
+
+
+@pytest.mark.parametrize(("record_type", "name_of"), [("procedures", "ioc_procedure_name"),
+                                                      ("agencies", "ioc_agency_name")])
+async def test_sim_catalogue_sync_names_every_code(province: RunningProvince, fresh_db_url: str,
+                                                   record_type: str, name_of: str) -> None:
+    client = HttpClient()
+    target = RecordsTarget.model_validate({
+        "kind": "records", "id": f"portal-{record_type}", "system": "portal", "name": "x",
+        "url": province.urls["portal"] + f"/api/{record_type}", "record_type": record_type,
+        "timeout": "20s", "interval": "1h"})
+    sync = RecordsSync(target, client, fresh_db_url)
+    try:
+        first = await sync.collect(datetime.now(UTC))
+        again = await sync.collect(datetime.now(UTC))  # the whole list again: nothing changes
+    finally:
+        await sync.close()
+        await client.close()
+    assert first.result is not None and first.result.ok, first.result
+    assert again.result is not None and again.result.ok, again.result
+    catalogue = PROCEDURES if record_type == "procedures" else AGENCIES
+    expected = {c.code: c.name for c in catalogue}
+    with db.connect(fresh_db_url) as conn:
+        names = conn.execute(
+            sql.SQL("SELECT c, {f}(c) FROM unnest(%s::text[]) c UNION ALL "
+                    "SELECT 'no-such-code', {f}('no-such-code')").format(f=sql.Identifier(name_of)),
+            (list(expected),)).fetchall()
+    # every code a synced dossier can cite has its display name; unknown codes show as codes
+    assert dict(names) == {**expected, "no-such-code": "no-such-code"}
+    assert len(expected) > 10

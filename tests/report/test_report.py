@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -29,6 +30,10 @@ def conn(make_db: Callable[[], str]) -> Iterator[psycopg.Connection]:
     with db.connect(make_db()) as c:
         sync_calendar(c)
         seed_week(c)
+        # the portal catalogue, as the records targets sync it; SXD's name must come out escaped
+        c.execute("SELECT ioc_upsert_records('agencies', %s::jsonb)", (json.dumps([
+            {"code": "STP", "name": "Sở Tư pháp", "kind": "department"},
+            {"code": "SXD", "name": "Sở <b>Xây dựng</b> & Đô thị", "kind": "department"}]),))
         yield c
 
 
@@ -64,7 +69,15 @@ def test_report_figures(report: store.StoredReport) -> None:
     assert incidents["items"][1]["duration_s"] == 3600
     on_time = {i["id"]: i for i in d["indicators"]}["2.1"]
     assert on_time["rate"] == pytest.approx(6 / 11)
-    assert d["slowest"]["agencies"][0] == {"agency": "STP", "rate": 0.5, "late": 4, "total": 8}
+    assert d["slowest"]["agencies"][0] == {"agency": "STP", "name": "Sở Tư pháp", "rate": 0.5,
+                                           "late": 4, "total": 8}
+    # P1 is not in the catalogue: the code stands alone
+    assert {p["procedure"]: p["name"] for p in d["slowest"]["procedures"]}["P1"] is None
+
+
+def test_catalogue_names_are_escaped_in_the_html(report: store.StoredReport) -> None:
+    assert "Sở &lt;b&gt;Xây dựng&lt;/b&gt; &amp; Đô thị" in report.html
+    assert "<b>Xây dựng</b>" not in report.html
 
 
 def test_pdf_renders_with_vietnamese_text_and_figures(report: store.StoredReport,
@@ -76,7 +89,8 @@ def test_pdf_renders_with_vietnamese_text_and_figures(report: store.StoredReport
                           capture_output=True, text=True).stdout
     for phrase in ("Báo cáo tuần: vận hành và chất lượng dịch vụ", "Độ sẵn sàng",
                    "Cổng dịch vụ công", "99,702%", "98,810%", "Giải quyết trước hạn, đúng hạn",
-                   "54,55%", "40 phút", "10 phút", "Không đạt", "Thủ tục và cơ quan chậm nhất"):
+                   "54,55%", "40 phút", "10 phút", "Không đạt", "Thủ tục và cơ quan chậm nhất",
+                   "Sở Tư pháp"):
         assert phrase in text, phrase
     subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf),
                     str(tmp_path / "page")], check=True)

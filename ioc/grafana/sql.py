@@ -90,10 +90,19 @@ def kpi_rows(name: str, start: str, end: str, filter_: Mapping[str, object], lab
              column: str = "value", where: str = "true", title: str = "Tên") -> str:
     """A table of one KPI's groups: a name column from label `label`, a value column."""
     return f"""
-SELECT coalesce(k.labels->>{lit(label)}, '?') AS {quote_ident(title)}, k.{column} AS "value"
+SELECT {display_name(label, f"k.labels->>{lit(label)}")} AS {quote_ident(title)},
+       k.{column} AS "value"
   FROM ioc_kpi({lit(name)}, {start}, {end}, {jsonb(filter_)}) AS k
  WHERE {where}
  ORDER BY 2 DESC NULLS LAST, 1"""
+
+
+def display_name(label: str, code: str) -> str:
+    """What a wall screen shows for a label's value: agencies and procedures by their catalogue
+    name (the code itself until the catalogue is synced), anything else as it is."""
+    named = {"agency": "ioc_agency_name", "procedure": "ioc_procedure_name"}
+    shown = f"{named[label]}({code})" if label in named else code
+    return f"coalesce({shown}, '?')"
 
 
 def quote_ident(name: str) -> str:

@@ -46,7 +46,7 @@ def overdue(start: str, end: str, by: dict[str, object]) -> str:
 
 
 OVERDUE_BY_AGENCY = f"""
-SELECT k.labels->>'agency' AS "Cơ quan", k.numerator AS "value"
+SELECT {sql.display_name("agency", "k.labels->>'agency'")} AS "Cơ quan", k.numerator AS "value"
   FROM ioc_kpi('dossiers.timeliness', {sql.FROM}, {sql.TO}, '{{"by": "agency"}}'::jsonb) k
  WHERE k.labels->>'class' = 'open_overdue'
  ORDER BY 2 DESC, 1"""

@@ -3,7 +3,9 @@
 Cursor endpoints (dossiers, transactions, documents) are paged with `updated_since`; each page
 is upserted and the cursor saved in the same transaction, so a crash or timeout between pages
 loses nothing and repeats nothing that matters (the upsert is idempotent). Reconciliation files
-are fetched per business day over a look-back window, since late files arrive T+1 or later.
+are fetched per business day over a look-back window, since late files arrive T+1 or later; each
+file received is stored whole and recorded as received, an empty one too (`ioc_store_recon_file`:
+the KPIs judge a day only once its files are in), while a 404 (not yet available) stores nothing.
 """
 
 from __future__ import annotations
@@ -107,10 +109,9 @@ class RecordsSync:
                                        missing_ok=True)
                 if page is None:
                     continue
-                # The file's rows do not repeat its business day; the upsert keys on it.
-                items = [{**row, "file_date": day.isoformat()} for row in _items(page)
-                         if isinstance(row, dict)]
-                await _store(conn, f"recon_{side}", items, None, None)
+                items = [row for row in _items(page) if isinstance(row, dict)]
+                await _write(conn, [("SELECT ioc_store_recon_file(%s, %s, %s::jsonb, %s)",
+                                     (side, day, json.dumps(items), now))])
                 total += len(items)
         return total
 
@@ -140,17 +141,25 @@ async def _load_cursor(conn: psycopg.AsyncConnection, target_id: str) -> str | N
 
 async def _store(conn: psycopg.AsyncConnection, kind: str, items: list[Any],
                  target_id: str | None, cursor: str | None) -> None:
+    statements: list[tuple[str, tuple[Any, ...]]] = []
+    if items:
+        statements.append(("SELECT ioc_upsert_records(%s, %s::jsonb)", (kind, json.dumps(items))))
+    if target_id is not None and cursor is not None:
+        statements.append((
+            "INSERT INTO collector_cursors (target_id, cursor, updated_at) "
+            "VALUES (%s, %s, now()) ON CONFLICT (target_id) DO UPDATE "
+            "SET cursor = EXCLUDED.cursor, updated_at = EXCLUDED.updated_at",
+            (target_id, cursor)))
+    await _write(conn, statements)
+
+
+async def _write(conn: psycopg.AsyncConnection,
+                 statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Run the statements in one transaction; records the database refuses are the source's."""
     try:
         async with conn.transaction():
-            if items:
-                await conn.execute("SELECT ioc_upsert_records(%s, %s::jsonb)",
-                                   (kind, json.dumps(items)))
-            if target_id is not None and cursor is not None:
-                await conn.execute(
-                    "INSERT INTO collector_cursors (target_id, cursor, updated_at) "
-                    "VALUES (%s, %s, now()) ON CONFLICT (target_id) DO UPDATE "
-                    "SET cursor = EXCLUDED.cursor, updated_at = EXCLUDED.updated_at",
-                    (target_id, cursor))
+            for query, params in statements:
+                await conn.execute(query, params)
     except UNREACHABLE:
         raise
     except psycopg.Error as exc:

@@ -89,7 +89,8 @@ def indicators_section(conn: psycopg.Connection, week: Week) -> list[dict[str, A
 
 
 def payments_section(conn: psycopg.Connection, week: Week) -> dict[str, Any]:
-    """Payment success by intermediary and reconciliation: match rate, breaks, amount, age."""
+    """Payment success by intermediary and reconciliation: match rate, breaks, amount, age, and
+    the transactions still awaiting their files (neither matched nor broken)."""
     match = _one(conn, "recon.match_rate", week)
     return {
         "success_rate": _by(conn, "payments.success_rate", week, "intermediary"),
@@ -99,6 +100,7 @@ def payments_section(conn: psycopg.Connection, week: Week) -> dict[str, Any]:
         "breaks": _by(conn, "recon.open_breaks", week, "kind"),
         "unmatched_amount": _one(conn, "recon.unmatched_amount", week),
         "oldest_break_days": _one(conn, "recon.break_age", week),
+        "pending": _one(conn, "recon.pending", week),
         "light": lights.ratio_light(match, 1.0, 0.01),
     }
 

@@ -33,6 +33,7 @@ TILES: list[tuple[str, str, str, datetime, dict[str, Any]]] = [
     ("ioc-payments", "Giao dịch thành công", "payments.success_rate", START, {"by": "all"}),
     ("ioc-payments", "Khớp đối soát (7 ngày)", "recon.match_rate", WEEK, {}),
     ("ioc-payments", "Số tiền chưa khớp (7 ngày)", "recon.unmatched_amount", WEEK, {}),
+    ("ioc-payments", "Chờ tệp đối soát (7 ngày)", "recon.pending", WEEK, {}),
     ("ioc-documents", "Văn bản đi được ký số", "documents.signing_rate", START, {}),
     ("ioc-documents", "Văn bản quá hạn xử lý", "documents.overdue", START, {}),
     ("ioc-766", "Hài lòng (5.4)", "766.5.4", START, {}),

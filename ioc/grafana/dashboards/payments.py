@@ -1,5 +1,6 @@
 """Online payments: success by intermediary, latency, reconciliation breaks and unmatched
-amount (reconciliation over the last seven days: the T+1 files lag a day)."""
+amount (reconciliation over the last seven days: the T+1 files lag a day), and the transactions
+still awaiting their files (neither matched nor broken, docs/KPI.md)."""
 
 from __future__ import annotations
 
@@ -11,13 +12,16 @@ from ioc.grafana.dashboards.common import (
     system_screen,
 )
 from ioc.grafana.inventory import Inventory
-from ioc.grafana.model import Dashboard, Row
+from ioc.grafana.model import Dashboard, Row, thresholds
 from ioc.grafana.panels import bargauge, count_steps, rate_steps, stat, table
 
 UID = "ioc-payments"
 SYSTEM = "payments"
 WEEK = (f"{sql.TO} - interval '7 days'", sql.TO)
 VND = "suffix: ₫"
+BLUE = "blue"
+PENDING_HELP = ("Giao dịch chưa có đủ tệp đối soát T+1 của ngày phát sinh (chưa quá hạn): "
+                "chưa tính vào tỷ lệ khớp và chênh lệch")
 
 BREAK_KINDS = (("missing_intermediary", "Thiếu ở trung gian"),
                ("missing_treasury", "Thiếu ở Kho bạc"), ("duplicate", "Trùng lặp"),
@@ -55,15 +59,17 @@ def build(inv: Inventory) -> Dashboard:
         "Thanh toán trực tuyến qua các đơn vị trung gian và đối soát T+1",
         header=(
             stat("Giao dịch thành công", _value(
-                sql.kpi("payments.success_rate", *RANGE, {"by": "all"})), 4,
+                sql.kpi("payments.success_rate", *RANGE, {"by": "all"})), 3,
                  unit="percentunit", decimals=1, steps=success),
             stat("Khớp đối soát (7 ngày)", _value(sql.kpi("recon.match_rate", *WEEK)), 4,
                  unit="percentunit", decimals=2, steps=rate_steps(0.98, 0.999)),
-            stat("Chênh lệch chưa xử lý (7 ngày)", OPEN_BREAKS, 4, decimals=0,
+            stat("Chênh lệch chưa xử lý (7 ngày)", OPEN_BREAKS, 3, decimals=0,
                  steps=count_steps(1, 10)),
             stat("Số tiền chưa khớp (7 ngày)", _value(
-                sql.kpi("recon.unmatched_amount", *WEEK)), 4, unit=VND, decimals=0,
+                sql.kpi("recon.unmatched_amount", *WEEK)), 3, unit=VND, decimals=0,
                  steps=count_steps(1, 10_000_000)),
+            stat("Chờ tệp đối soát (7 ngày)", _value(sql.kpi("recon.pending", *WEEK)), 3,
+                 decimals=0, steps=thresholds((None, BLUE)), description=PENDING_HELP),
         ),
         rows=(
             Row(10, (

@@ -3,8 +3,9 @@
 Breaks are the KPI layer's (`recon.open_breaks`, from `ioc_recon_status`: missing on the
 intermediary's file or the treasury statement, duplicated, amount or code mismatch, dossier not
 updated), so the alert counts exactly what the wall and the report count. A transaction is old
-enough when it settled before `now - older_than`. One alert per intermediary; the value is the
-number of its breaks.
+enough when it was created before `now - older_than`, judged as of that instant (a transaction
+still awaiting its files then is pending, not a break; docs/KPI.md). One alert per
+intermediary; the value is the number of its breaks.
 """
 
 from __future__ import annotations

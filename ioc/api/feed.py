@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,6 +29,9 @@ OPEN_STATES = ["pending", "firing"]
 # The wall's KPI tiles: today's dossiers, payments and documents against the 766 targets.
 WALL_KPIS = ("dossiers.received", "766.2.1", "766.3.3", "766.3.6", "766.4.2",
              "payments.success_rate", "recon.match_rate", "documents.signing_rate")
+# Tiles that "today" cannot fill: a transaction is judged only once its T+1 files are in, so
+# the match rate is over the last 7 days (the tile says so).
+WALL_WINDOW_DAYS = {"recon.match_rate": 7}
 
 
 def day_start(now: datetime, tz: ZoneInfo = PROVINCE_TZ) -> datetime:
@@ -135,9 +138,11 @@ class WallFeed:
                     availability[system] = rows[0]["value"] if rows else None
                 known = {d["id"]: d for d in await kpi_source.definitions(conn)}
                 for d in (known[k] for k in self._wall_kpis if k in known):
-                    rows = await kpi_source.read(conn, d["id"], start, now, {})
+                    days = WALL_WINDOW_DAYS.get(d["id"])
+                    since = now - timedelta(days=days) if days else start
+                    rows = await kpi_source.read(conn, d["id"], since, now, {})
                     row = next((r for r in rows if not r["labels"]), rows[0] if rows else None)
-                    kpis.append({**d, "from": start, "to": now,
+                    kpis.append({**d, "from": since, "to": now, "window_days": days,
                                  "value": row["value"] if row else None})
         except (SourceUnavailable, kpi_source.KpiRefused) as exc:
             log.debug("wall KPIs unavailable: %s", exc)

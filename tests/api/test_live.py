@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -81,6 +81,11 @@ def test_kpi_event_republishes_the_wall_kpis(api_server: ApiServer, api_tokens: 
 
     msg = asyncio.run(run())
     assert [k["id"] for k in msg["kpis"]][:2] == ["dossiers.received", "766.2.1"]
+    # today's transactions await their T+1 files: the match rate tile covers 7 days
+    recon = next(k for k in msg["kpis"] if k["id"] == "recon.match_rate")
+    span = datetime.fromisoformat(recon["to"]) - datetime.fromisoformat(recon["from"])
+    assert (recon["window_days"], span) == (7, timedelta(days=7))
+    assert next(k for k in msg["kpis"] if k["id"] == "766.2.1")["window_days"] is None
     assert set(msg["availability"]) == {"portal", "payments", "documents"}
 
 

@@ -17,6 +17,7 @@ from .server import ApiServer
 XSS = '<script>window.__xss = 1</script><img src=x onerror="window.__xss = 2">'
 INTERVAL_S = 2.0
 STATE = "document.querySelector('.system[data-system=\"{}\"]').dataset.state"
+RECON_NAME = "document.querySelector('.kpi[data-kpi=\"recon.match_rate\"] .kname')?.textContent"
 
 
 @pytest.fixture(scope="module")
@@ -51,6 +52,8 @@ def test_wall_shows_systems_live_and_stale_as_grey(wall: tuple[ApiServer, Chromi
         "document.querySelector('.system[data-system=\"documents\"] .state').textContent"
     ) == "Không có dữ liệu"
     assert browser.evaluate("document.querySelector('#conn').dataset.state") == "live"
+    # the reconciliation tile says it covers 7 days (today's transactions await T+1 files)
+    assert browser.wait_for(RECON_NAME).endswith("(7 ngày qua)")
 
 
 def test_wall_screenshot_at_1920x1080(wall: tuple[ApiServer, Chromium], api_db: str,
@@ -99,6 +102,7 @@ def test_wall_speaks_english_on_request(wall: tuple[ApiServer, Chromium], api_db
     assert browser.evaluate(
         "document.querySelector('.system[data-system=\"portal\"] .state').textContent"
     ) == "Healthy"
+    assert browser.wait_for(RECON_NAME).endswith("(7 days)")
     assert "token" not in browser.evaluate("location.href")
 
 

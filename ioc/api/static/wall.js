@@ -17,7 +17,7 @@ const I18N = {
     ago_s: " giây trước", ago_m: " phút trước", ago_h: " giờ trước", updated: "Cập nhật lúc ",
     "sev.critical": "Nghiêm trọng", "sev.warning": "Cảnh báo", "sev.info": "Thông tin",
     "unit.working_days": "ngày làm việc", "unit.days": "ngày", "unit.VND": "₫",
-    "unit.ms": "ms", "unit.per_hour": "/giờ",
+    "unit.ms": "ms", "unit.per_hour": "/giờ", last_days: " ngày qua",
   },
   en: {
     title: "Smart Operations Centre",
@@ -33,7 +33,7 @@ const I18N = {
     ago_s: "s ago", ago_m: " min ago", ago_h: " h ago", updated: "Updated at ",
     "sev.critical": "Critical", "sev.warning": "Warning", "sev.info": "Info",
     "unit.working_days": "working days", "unit.days": "days", "unit.VND": "VND",
-    "unit.ms": "ms", "unit.per_hour": "/h",
+    "unit.ms": "ms", "unit.per_hour": "/h", last_days: " days",
   },
 };
 
@@ -164,7 +164,9 @@ function renderKpis() {
     }
     tile.dataset.met = met;
     tile.dataset.kpi = k.id;
-    text($(".kname", tile), (LANG === "en" ? k.name_en : k.name_vi) || k.id);
+    const name = (LANG === "en" ? k.name_en : k.name_vi) || k.id;
+    text($(".kname", tile), k.window_days ? name + " (" + k.window_days + T("last_days") + ")"
+      : name);
     text($(".kvalue", tile), kpiValue(k));
     text($(".ktarget", tile), target != null
       ? T("target") + ": " + kpiValue({ ...k, value: target }) : "");

@@ -97,7 +97,8 @@ def payments_section(conn: psycopg.Connection, week: Week) -> dict[str, Any]:
         "settlement_lag": _by(conn, "payments.settlement_lag", week, "intermediary"),
         "match_rate": match,
         "match_rate_prev": _one(conn, "recon.match_rate", week.previous()),
-        "breaks": _by(conn, "recon.open_breaks", week, "kind"),
+        "breaks": {k: v for k, v in _by(conn, "recon.open_breaks", week, "kind").items()
+                   if k and v},
         "unmatched_amount": _one(conn, "recon.unmatched_amount", week),
         "oldest_break_days": _one(conn, "recon.break_age", week),
         "pending": _one(conn, "recon.pending", week),

@@ -33,7 +33,22 @@ def test_report_judges_what_it_can_and_counts_the_rest_as_awaiting_files(
         en = build_report(conn, W19, now=NOW, language="en")
     payments = vi["payments"]
     assert (payments["match_rate"], payments["pending"]) == (1.0, 1.0)
-    assert not any(payments["breaks"].values())        # P2 is no break: its files are not due
+    assert payments["breaks"] == {}                    # P2 is no break: its files are not due
     assert payments["light"] == "green"
     assert "Giao dịch đang chờ tệp đối soát (chưa tính vào tỷ lệ khớp): 1<" in render_html(vi)
     assert "awaiting reconciliation files (not in the match rate yet): 1<" in render_html(en)
+
+
+def test_report_names_the_kind_of_each_break(make_db: Callable[[], str]) -> None:
+    mon = tx("P3", "momo", 20000, "success", local(5, 4, 10), local(5, 5, 3))
+    with db.connect(make_db()) as conn:
+        load(conn, "dossiers", [dossier("F", local(5, 4, 8), local(5, 20, 17), paid_online=True)])
+        load(conn, "transactions", [mon])
+        # Monday's intermediary file came; the Treasury's, due Tuesday 07:00, never did
+        conn.execute("SELECT ioc_store_recon_file('intermediary', '2026-05-04', %s::jsonb)",
+                     (json.dumps([row(mon, "2026-05-04")]),))
+        vi = build_report(conn, W19, now=NOW)
+        en = build_report(conn, W19, now=NOW, language="en")
+    assert vi["payments"]["breaks"] == {"missing_treasury": 1.0}
+    assert "Chênh lệch chưa xử lý: thiếu trong sao kê Kho bạc: 1<" in render_html(vi)
+    assert "Open breaks: missing from the Treasury statement: 1<" in render_html(en)

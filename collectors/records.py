@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -27,6 +27,8 @@ from ioc.config.targets import RecordsTarget
 
 PROVINCE_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 MAX_PAGES = 200
+# How far back a reconciliation file never received is still looked for.
+CATCH_UP_DAYS = 31
 _RECORDS_MAX_BYTES = 64 * 2**20
 
 
@@ -100,20 +102,35 @@ class RecordsSync:
 
     async def _reconciliation(self, conn: psycopg.AsyncConnection, now: datetime) -> int:
         t = self.target
-        today = now.astimezone(PROVINCE_TZ).date()
         total = 0
-        for back in range(t.lookback.days, 0, -1):
-            day = today - timedelta(days=back)
-            for side in t.sides:
-                page = await self._get(f"{t.url}/{day.isoformat()}?side={side}", now,
-                                       missing_ok=True)
-                if page is None:
-                    continue
-                items = [row for row in _items(page) if isinstance(row, dict)]
-                await _write(conn, [("SELECT ioc_store_recon_file(%s, %s, %s::jsonb, %s)",
-                                     (side, day, json.dumps(items), now))])
-                total += len(items)
+        for day, side in await _files_to_fetch(conn, t, now):
+            page = await self._get(f"{t.url}/{day.isoformat()}?side={side}", now,
+                                   missing_ok=True)
+            if page is None:
+                continue
+            items = [row for row in _items(page) if isinstance(row, dict)]
+            await _write(conn, [("SELECT ioc_store_recon_file(%s, %s, %s::jsonb, %s)",
+                                 (side, day, json.dumps(items), now))])
+            total += len(items)
         return total
+
+
+async def _files_to_fetch(conn: psycopg.AsyncConnection, t: RecordsTarget,
+                          now: datetime) -> list[tuple[date, str]]:
+    """(business day, side) of the files to fetch, oldest first: every file of the look-back
+    (fetched again: late corrections), and any older file of the last CATCH_UP_DAYS not received
+    yet. A file first published after a long holiday (Tết: a week or more) would otherwise fall
+    out of a 3-day look-back unseen and its day's transactions become breaks once it is overdue.
+    """
+    today = now.astimezone(PROVINCE_TZ).date()
+    oldest = today - timedelta(days=max(CATCH_UP_DAYS, t.lookback.days))
+    cur = await conn.execute("SELECT file_date, side FROM recon_files WHERE file_date >= %s",
+                             (oldest,))
+    received = {(row[0], row[1]) for row in await cur.fetchall()}
+    recent = today - timedelta(days=t.lookback.days)
+    days = [oldest + timedelta(days=n) for n in range((today - oldest).days)]
+    return [(day, side) for day in days for side in t.sides
+            if day >= recent or (day, side) not in received]
 
 
 def _items(page: Any) -> list[Any]:

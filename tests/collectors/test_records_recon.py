@@ -64,8 +64,9 @@ async def test_empty_files_are_recorded_and_missing_ones_skipped(
     await sync.close()
     assert first.result is not None and first.result.ok and first.result.detail == "2 records"
     assert second.result is not None and second.result.ok
-    assert source.asked[:6] == [(d, s) for d in ("2026-05-05", "2026-05-06", "2026-05-07")
-                                for s in ("intermediary", "treasury")]
+    assert [a for a in source.asked if a[0] >= "2026-05-05"][:6] == [
+        (d, s) for d in ("2026-05-05", "2026-05-06", "2026-05-07")
+        for s in ("intermediary", "treasury")]
     with db.connect(fresh_db_url) as conn:
         stored = conn.execute("SELECT side, file_date, rows, first_received_at, received_at "
                               "FROM recon_files ORDER BY file_date, side").fetchall()
@@ -93,3 +94,33 @@ async def test_a_refused_file_is_a_garbage_failure_and_stores_nothing(
     assert "has no amount" in (got.result.detail or "")
     with db.connect(fresh_db_url) as conn:
         assert conn.execute("SELECT count(*) FROM recon_files").fetchone() == (0,)
+
+
+async def test_a_file_never_received_is_looked_for_beyond_the_look_back(
+        files: tuple[Files, str], fresh_db_url: str, client: HttpClient) -> None:
+    # before Tết-like holidays a file can come out a week late: 28 April's treasury statement
+    # is published only now, 10 days on, long after a 3-day look-back has passed it by
+    source, url = files
+    source.items = {"2026-04-28": [], "2026-04-27": []}
+    with db.connect(fresh_db_url) as conn:  # 27 April's files came in on time, long ago
+        for side in ("intermediary", "treasury"):
+            conn.execute("SELECT ioc_store_recon_file(%s, '2026-04-27', '[]'::jsonb, %s)",
+                         (side, datetime(2026, 4, 28, 1, tzinfo=UTC)))
+    target = RecordsTarget.model_validate({
+        "kind": "records", "id": "payments-reconciliation", "system": "payments", "name": "x",
+        "url": url, "record_type": "reconciliation", "lookback": "3d"})
+    sync = RecordsSync(target, client, fresh_db_url)
+    await sync.collect(NOW)
+    first = list(source.asked)
+    source.asked.clear()
+    await sync.collect(NOW.replace(hour=4))
+    await sync.close()
+    assert ("2026-04-28", "treasury") in first and ("2026-04-07", "intermediary") in first
+    assert not any(day == "2026-04-27" for day, _ in first)   # received: not fetched again
+    assert ("2026-04-06", "treasury") not in first            # beyond the 31 days
+    # once received, 28 April is no longer asked for; the look-back days still are
+    assert not any(day == "2026-04-28" for day, _ in source.asked)
+    assert ("2026-05-07", "treasury") in source.asked
+    with db.connect(fresh_db_url) as conn:
+        assert conn.execute("SELECT count(*) FROM recon_files WHERE file_date = '2026-04-28'"
+                            ).fetchone() == (2,)

@@ -1,13 +1,16 @@
 """Benchmark: the weekly report and KPI query latency on a province-sized database.
 
 Builds a scratch database: 500 probe targets probed every 30 s, as the rollups the KPI layer and
-the report read (hourly for 35 days, i.e. 7 days of the report week and 28 before; minute rows at
-the edges of the 30-day window), and 35 days of business records (about 5,000 dossiers, 1,500
-payments and 3,000 documents a day, 10 % of dossiers with a supplement). Raw probe rows are not
-written: no KPI reads them. Then times
+the report read (hourly for 35 days, i.e. 7 days of the report week and 28 before; daily rows
+computed from them by ioc_rollup_probe_days as the migration's backfill and ioc_rollup_run do;
+minute rows for the last 7 days, as production keeps them, and the hours around the start of
+the 30-day window), and 35 days of business records (about 5,000 dossiers, 1,500 payments and 3,000
+documents a day, 10 % of dossiers with a supplement). Raw probe rows are not written: no KPI
+reads them. Then times
   - the weekly report (build + HTML + PDF), goal < 10 s;
   - each KPI over the last 30 days from the rollups, p50/p95 of 20 runs, goal p95 < 100 ms.
-Run: IOC_DATABASE_URL=... .venv/bin/python bench/bench_kpi.py [--targets 500] [--keep]
+Run: IOC_DATABASE_URL=... .venv/bin/python bench/bench_kpi.py [--targets 500] [--minute-days 7]
+     [--keep]
 """
 
 from __future__ import annotations
@@ -40,8 +43,7 @@ KPIS: list[tuple[str, dict[str, str]]] = [
 ]
 
 # Hourly rollups of 30 s probes (120 a target-hour, 0.2 % failed) with a spread of latencies over
-# about ten histogram buckets, for 35 days; minute rollups for the first and last hour of the
-# 30-day window (the partial-hour edges that unaligned windows read).
+# about ten histogram buckets, for 35 days.
 ROLLUP_1H = """
 WITH t AS (
     SELECT i, (SELECT array_agg((ioc_hist_index(50 + 20 * (i %% 10)) + k)::smallint ORDER BY k)
@@ -53,17 +55,15 @@ SELECT b, 't' || t.i, 120, 120 - (random() < 0.2)::int, 120, 120 * 150.0, 40, 90
   FROM t, generate_series(%(f)s::timestamptz, %(t)s::timestamptz - interval '1 hour',
                           interval '1 hour') b"""
 
+# Minute rollups (2 probes a target-minute) for [a, z): the partial-hour edges that unaligned
+# windows read come from here, and their volume shows that a read does not scan them all.
 ROLLUP_1M = """
 INSERT INTO probe_rollup_1m
-SELECT b, 't' || i, 2, 2, 2, 300.0, 100, 200,
+SELECT b, 't' || i, 2, 2 - (random() < 0.004)::int, 2, 300.0, 100, 200,
        ARRAY[ioc_hist_index(100), ioc_hist_index(200)], ARRAY[1, 1]
-  FROM generate_series(1, %(n)s) i,
-       (SELECT generate_series(%(a)s::timestamptz, %(a)s::timestamptz + interval '59 minutes',
-                               interval '1 minute')
-        UNION ALL
-        SELECT generate_series(%(z)s::timestamptz - interval '1 hour',
-                               %(z)s::timestamptz - interval '1 minute', interval '1 minute')
-       ) AS m(b)"""
+  FROM generate_series(%(a)s::timestamptz, %(z)s::timestamptz - interval '1 minute',
+                       interval '1 minute') b,
+       generate_series(1, %(n)s) i"""
 
 DOSSIERS = """
 INSERT INTO dossiers (code, procedure_code, agency_code, channel, level, status, received_at,
@@ -120,7 +120,7 @@ def _timed(label: str, conn: psycopg.Connection, query: str, params: dict[str, o
     print(f"  {label}: {time.perf_counter() - start:.1f} s", flush=True)
 
 
-def build(conn: psycopg.Connection, targets: int) -> None:
+def build(conn: psycopg.Connection, targets: int, minute_days: int) -> None:
     """Fill the scratch database."""
     first = WEEK.end - timedelta(days=35)
     sync_calendar(conn)
@@ -129,8 +129,13 @@ def build(conn: psycopg.Connection, targets: int) -> None:
                   "'http', 'Target ' || i, 30 FROM generate_series(1, %s) i", (targets,))
     _timed("hourly probe rollups (35 days)", conn, ROLLUP_1H,
            {"n": targets, "f": first, "t": WEEK.end})
-    _timed("minute probe rollups (edges)", conn, ROLLUP_1M,
-           {"n": targets, "a": WEEK.end - timedelta(days=30), "z": WEEK.end})
+    _timed("daily probe rollups (ioc_rollup_probe_days)", conn,
+           "SELECT ioc_rollup_probe_days(%(f)s, %(t)s)", {"f": first, "t": WEEK.end})
+    window = WEEK.end - timedelta(days=30)
+    _timed("minute probe rollups (around the window start)", conn, ROLLUP_1M,
+           {"n": targets, "a": window - timedelta(hours=1), "z": window + timedelta(hours=1)})
+    _timed(f"minute probe rollups (last {minute_days} days)", conn, ROLLUP_1M,
+           {"n": targets, "a": WEEK.end - timedelta(days=minute_days), "z": WEEK.end})
     days = {"f": first, "t": WEEK.end}
     _timed("dossiers", conn, DOSSIERS, {"n": 5000 * 25, **days})
     _timed("supplements", conn, SUPPLEMENTS, {})
@@ -175,6 +180,8 @@ def bench_kpis(conn: psycopg.Connection) -> list[tuple[str, float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--targets", type=int, default=500)
+    parser.add_argument("--minute-days", type=int, default=7,
+                        help="days of minute rollups before the window end (production: 7)")
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
     admin_url = os.environ["IOC_DATABASE_URL"]
@@ -189,7 +196,7 @@ def main() -> None:
             migrate.migrate(conn)
             print(f"building: {args.targets} targets of 30 s probes as rollups, 35 days of records",
                   flush=True)
-            build(conn, args.targets)
+            build(conn, args.targets, args.minute_days)
             conn.execute("SET statement_timeout = '120s'")
             bench_kpis(conn)
             bench_report(conn)

@@ -97,11 +97,20 @@ SELECT 'GD' || g, 'HS' || g, 'YC' || g, (ARRAY['vnpay','momo','viettel','vnpt'])
 RECON = """
 INSERT INTO recon_rows (side, file_date, n, ref, dossier_code, payment_request_code, amount,
                         settled_at)
-SELECT s, ioc_local_day(settled_at), row_number() OVER (PARTITION BY s,
-       ioc_local_day(settled_at) ORDER BY ref), ref, dossier_code, payment_request_code,
+SELECT s, ioc_local_day(created_at), row_number() OVER (PARTITION BY s,
+       ioc_local_day(created_at) ORDER BY ref), ref, dossier_code, payment_request_code,
        amount, settled_at
   FROM payment_transactions, unnest(ARRAY['intermediary', 'treasury']) s
  WHERE status = 'success' AND right(ref, 2) <> '99'"""
+
+# Every day's two files received (files are keyed by the business day, the local creation date).
+RECON_FILES = """
+INSERT INTO recon_files (side, file_date, rows, received_at, first_received_at)
+SELECT s, d::date, (SELECT count(*) FROM recon_rows r WHERE r.side = s AND r.file_date = d::date),
+       now(), now()
+  FROM unnest(ARRAY['intermediary', 'treasury']) s,
+       generate_series(ioc_local_day(%(f)s), ioc_local_day(%(t)s) - 1, interval '1 day') d
+ON CONFLICT (side, file_date) DO NOTHING"""
 
 DOCUMENTS = """
 INSERT INTO documents (id, direction, agency_code, signed, electronic, via_national_axis,
@@ -141,6 +150,7 @@ def build(conn: psycopg.Connection, targets: int, minute_days: int) -> None:
     _timed("supplements", conn, SUPPLEMENTS, {})
     _timed("payments", conn, PAYMENTS, {"n": 1500 * 25, **days})
     _timed("recon files", conn, RECON, {})
+    _timed("recon files received", conn, RECON_FILES, days)
     _timed("documents", conn, DOCUMENTS, {"n": 3000 * 25, **days})
     conn.execute("VACUUM ANALYZE")
 

@@ -17,6 +17,7 @@ from ioc import db
 from tests.alerts.support import Receiver
 
 TABLES = ("targets", "probe_results", "series", "samples", "probe_rollup_1m", "probe_rollup_1h",
+          "probe_rollup_1d",
           "sample_rollup_1m", "sample_rollup_1h", "rollup_dirty", "collector_heartbeats",
           "payment_transactions", "recon_rows", "recon_files", "maintenance_windows", "alerts",
           "alert_transitions", "alert_acks", "silences", "notifications", "alert_notified",

@@ -55,13 +55,20 @@ class Job:
 Sink = Callable[[Job, Outcome], None]
 
 
+# First runs of a (re)started collector are spread over one interval, or this many seconds for
+# targets polled less often.
+FIRST_SPREAD_S = 30.0
+
+
 class Scheduler:
     """Runs every job at its interval; `apply` swaps the job set without losing runs in flight."""
 
     def __init__(self, sink: Sink, metrics: CollectorMetrics, *, concurrency: int = 1000,
                  clock: Callable[[], datetime] = utcnow,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None,
+                 first_spread_s: float = FIRST_SPREAD_S) -> None:
         self._sink = sink
+        self._first_spread_s = first_spread_s
         self._metrics = metrics
         self._sem = asyncio.Semaphore(concurrency)
         self._clock = clock
@@ -131,7 +138,9 @@ class Scheduler:
         target = job.target
         interval = target.interval.total_seconds()
         jitter = target.effective_jitter.total_seconds()
-        due = loop.time() + self._rng.uniform(0, interval)  # spread first runs over a period
+        # first runs are spread (no thundering herd at start), but over at most
+        # first_spread_s: an hourly target must not wait up to an hour after every start
+        due = loop.time() + self._rng.uniform(0, min(interval, self._first_spread_s))
         try:
             while not job.stopping:
                 start_at = due + self._rng.uniform(0, jitter)

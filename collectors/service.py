@@ -20,7 +20,7 @@ from collectors.fetch import HttpClient
 from collectors.kinds import Collector, Resources
 from collectors.metrics import CollectorMetrics
 from collectors.model import Outcome, status_event
-from collectors.scheduler import Job, Scheduler, in_shard, utcnow
+from collectors.scheduler import FIRST_SPREAD_S, Job, Scheduler, in_shard, utcnow
 from collectors.spool import Spool
 from collectors.writepath import UNREACHABLE
 from collectors.writer import BatchWriter
@@ -73,6 +73,7 @@ class CollectOptions:
     reload_s: float = 10.0
     spool_max_bytes: int = 512 * 2**20
     grace_s: float = 15.0
+    first_spread_s: float = FIRST_SPREAD_S
 
     @property
     def shard_text(self) -> str:
@@ -133,7 +134,7 @@ class CollectorService:
                                   metrics, collector_id=options.identity,
                                   max_rows=options.flush_rows, max_age_s=options.flush_age_s)
         self.scheduler = Scheduler(self._sink, metrics, concurrency=options.concurrency,
-                                   clock=clock)
+                                   clock=clock, first_spread_s=options.first_spread_s)
         self.reload_now = asyncio.Event()
         self._admin = _Admin(database_url)
         self._last_ok: dict[str, bool] = {}

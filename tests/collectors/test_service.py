@@ -49,6 +49,8 @@ def targets(loopback: Loopback) -> list[dict[str, object]]:
         http_target("fast", f"{base}/count/fast", interval="200ms", timeout="150ms"),
         http_target("hang", f"{base}/hang", interval="1s", timeout="900ms"),
         http_target("flaky", f"{base}/status/500"),
+        # polled hourly (like the catalogue): its first run must still come soon after start
+        http_target("hourly", f"{base}/count/hourly", interval="1h", timeout="500ms"),
         {"id": "stats", "kind": "json", "system": "portal", "name": "Thống kê",
          "url": f"{base}/stats", "interval": "1s", "timeout": "500ms",
          "params": {"from": "{from}", "to": "{to}"},
@@ -63,7 +65,8 @@ def targets(loopback: Loopback) -> list[dict[str, object]]:
 
 async def test_service_collects_every_kind_and_a_hang_delays_no_other(
         fresh_db_url: str, loopback: Loopback, tmp_path: Path) -> None:
-    svc = service(fresh_db_url, write_config(tmp_path / "cfg", targets(loopback)), tmp_path)
+    svc = service(fresh_db_url, write_config(tmp_path / "cfg", targets(loopback)), tmp_path,
+                  first_spread_s=1.0)
     await run_for(svc, 3)
     runs = runs_by_target(fresh_db_url)
     with db.connect(fresh_db_url) as conn:
@@ -78,10 +81,11 @@ async def test_service_collects_every_kind_and_a_hang_delays_no_other(
     # had the hang delayed the others, "fast" could not have run more than twice as often.
     assert runs["fast"] == loopback.hits["fast"] > 2 * runs["hang"]
     assert reasons == {"fast": None, "hang": "timeout", "flaky": "status", "stats": None,
-                       "scrape": None}
+                       "scrape": None, "hourly": None}
+    assert runs["hourly"] == loopback.hits["hourly"] == 1
     assert series == {"portal_received", "portal_late", "portal_queue_depth",
                       "portal_requests_total"}
-    assert beat == ("0/1", 5) and known == (5,)
+    assert beat == ("0/1", 6) and known == (6,)
     assert rolled is not None and rolled[0] > 0  # the collector ran ioc_rollup_run()
     assert loopback.queries and set(loopback.queries[0]) == {"from", "to"}
 

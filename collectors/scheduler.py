@@ -141,9 +141,11 @@ class Scheduler:
         # first runs are spread (no thundering herd at start), but over at most
         # first_spread_s: an hourly target must not wait up to an hour after every start
         due = loop.time() + self._rng.uniform(0, min(interval, self._first_spread_s))
+        spread = 0.0  # the first run is random enough already: jitter from the second on
         try:
             while not job.stopping:
-                start_at = due + self._rng.uniform(0, jitter)
+                start_at = due + self._rng.uniform(0, spread)
+                spread = jitter
                 delay = start_at - loop.time()
                 if delay > 0:
                     await asyncio.sleep(delay)

@@ -1,14 +1,16 @@
 -- Dossier working-time positions stored at upsert (bench/bench_kpi.py: the 766 on-time rules
--- recomputed three calendar look-ups per dossier per read, ~1.2 s a month). Same values to the
--- last digit: every stored number is the expression 021 computed at read time, and the reads
--- keep the order in which rows reach the sums (the finished dossiers first, as the table is
--- scanned for the window, as before).
+-- recomputed three calendar look-ups per dossier per read, ~1.2 s a month). Every stored
+-- position is the expression 021 computed at read time. Working times that 2.2 sums are stored as
+-- integer microseconds (round(days × 86400e6), exact: |days| < 1e5): bigint sums are exact, so
+-- the values do not depend on the plan or on the order rows are read in (they differ from the
+-- former float sums in their last digits only; docs/KPI.md).
 --
 -- Stored, kept by triggers (so the collectors' upsert and any direct INSERT/UPDATE agree):
 --   dossiers: received_pos, due_pos, end_pos (ioc_wd_pos of received_at, due_at, end_at);
 --     supplement_requests (its rows in dossier_supplements); for a finished dossier (end_at set)
 --     its 766 judgement at the end time, which no window changes: end_class (1 early, 2 on time,
---     3 late) and processing_days (end − received − supplement time, working days).
+--     3 late), processing_us (end − received − supplement time) and allowed_us (due − received),
+--     working time in microseconds.
 --   dossier_supplements: requested_pos, resumed_pos.
 -- A calendar change moves every position on or after the first changed day (wd_index is
 -- cumulative): ioc_calendar_reindex() (run by ioc.kpi.calendar.sync_calendar) recomputes exactly
@@ -26,7 +28,8 @@ ALTER TABLE dossiers
     ADD COLUMN IF NOT EXISTS end_pos double precision,
     ADD COLUMN IF NOT EXISTS supplement_requests integer NOT NULL DEFAULT 0,
     ADD COLUMN IF NOT EXISTS end_class smallint,
-    ADD COLUMN IF NOT EXISTS processing_days double precision;
+    ADD COLUMN IF NOT EXISTS processing_us bigint,
+    ADD COLUMN IF NOT EXISTS allowed_us bigint;
 
 -- ---------------------------------------------------------------------------------------------
 -- The supplement requests of a dossier made before an instant (at position p_pos): how many, and
@@ -62,6 +65,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT (ARRAY['early', 'on_time', 'late', 'open_within', 'open_overdue'])[p_class]
 $$;
 
+-- A span of working days as integer microseconds (exact for |days| < 1e5: 8.64e15 < 2^53).
+CREATE OR REPLACE FUNCTION ioc_wd_us(p_days double precision) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT round(p_days * 86400e6::float8)::bigint
+$$;
+
 -- Every derived column of a dossier (received at, due at, ending at p_end_at): positions are
 -- ioc_cal_pos of the instant's calendar row, the expression of ioc_wd_pos and of the 021 views;
 -- a finished dossier is judged at its end time as 021 did. One query, for the trigger and the
@@ -70,11 +79,12 @@ CREATE OR REPLACE FUNCTION ioc_dossier_derived(p_code text, p_received_at timest
                                                p_due_at timestamptz, p_end_at timestamptz)
 RETURNS TABLE (received_pos double precision, due_pos double precision,
                end_pos double precision, supplement_requests integer, end_class smallint,
-               processing_days double precision) LANGUAGE sql STABLE AS $$
+               processing_us bigint, allowed_us bigint) LANGUAGE sql STABLE AS $$
     SELECT p.r, p.du, p.e, p.n_all,
            CASE WHEN p_end_at IS NOT NULL
                 THEN ioc_766_class(true, coalesce(s.n, 0), p.e, p.du + coalesce(s.ext, 0)) END,
-           CASE WHEN p_end_at IS NOT NULL THEN p.e - p.r - coalesce(s.ext, 0) END
+           CASE WHEN p_end_at IS NOT NULL THEN ioc_wd_us(p.e - p.r - coalesce(s.ext, 0)) END,
+           CASE WHEN p_end_at IS NOT NULL THEN ioc_wd_us(p.du - p.r) END
       FROM (SELECT (SELECT ioc_cal_pos(c, p_received_at) FROM calendar_days c
                      WHERE c.day = ioc_local_day(p_received_at)) AS r,
                    (SELECT ioc_cal_pos(c, p_due_at) FROM calendar_days c
@@ -114,7 +124,8 @@ BEGIN
     NEW.end_pos := v.end_pos;
     NEW.supplement_requests := v.supplement_requests;
     NEW.end_class := v.end_class;
-    NEW.processing_days := v.processing_days;
+    NEW.processing_us := v.processing_us;
+    NEW.allowed_us := v.allowed_us;
     RETURN NEW;
 END $$;
 
@@ -136,25 +147,17 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Fill existing rows, keeping each table's physical order: 2.2's floating-point sums add the
--- finished dossiers in the order they are read, so a reordered table could change their last
--- digits. The supplements are rewritten in place (ALTER ... TYPE ... USING rewrites a table in
--- order). The dossiers need the derivation above, too slow per row for USING (about 0.3 ms):
--- an UPDATE fills them set-wise, carrying each row's former place in received_pos; CLUSTER on
--- it puts the rows back in their former order, and a last rewrite sets received_pos.
-ALTER TABLE dossier_supplements
-    ALTER COLUMN requested_pos TYPE double precision USING ioc_wd_pos(requested_at),
-    ALTER COLUMN resumed_pos TYPE double precision USING ioc_wd_pos(resumed_at);
+-- Fill existing rows (before the triggers exist), set-wise: the supplement requests' positions
+-- first, as the dossiers' derivation reads them. Row order does not matter: no stored value or
+-- sum depends on it.
+UPDATE dossier_supplements
+   SET requested_pos = ioc_wd_pos(requested_at), resumed_pos = ioc_wd_pos(resumed_at);
 UPDATE dossiers d
-   SET (due_pos, end_pos, supplement_requests, end_class, processing_days) =
-       (SELECT x.due_pos, x.end_pos, x.supplement_requests, x.end_class, x.processing_days
-          FROM ioc_dossier_derived(d.code, d.received_at, d.due_at, d.end_at) x),
-       received_pos = (d.ctid::text::point)[0] * 65536 + (d.ctid::text::point)[1];
-CREATE INDEX dossiers_former_order ON dossiers (received_pos);
-CLUSTER dossiers USING dossiers_former_order;
-DROP INDEX dossiers_former_order;
-ALTER TABLE dossiers ALTER COLUMN received_pos TYPE double precision
-    USING ioc_wd_pos(received_at);
+   SET (received_pos, due_pos, end_pos, supplement_requests, end_class, processing_us,
+        allowed_us) =
+       (SELECT x.received_pos, x.due_pos, x.end_pos, x.supplement_requests, x.end_class,
+               x.processing_us, x.allowed_us
+          FROM ioc_dossier_derived(d.code, d.received_at, d.due_at, d.end_at) x);
 
 CREATE OR REPLACE TRIGGER dossier_supplements_positions
     BEFORE INSERT OR UPDATE ON dossier_supplements
@@ -173,10 +176,17 @@ CREATE OR REPLACE TRIGGER dossier_supplements_deleted AFTER DELETE ON dossier_su
 CREATE OR REPLACE TRIGGER dossier_supplements_truncated AFTER TRUNCATE ON dossier_supplements
     FOR EACH STATEMENT EXECUTE FUNCTION ioc_supplements_changed();
 
--- The finished dossiers of a window as an index-only scan for the KPIs that count them (2.1,
--- 5.4, the classes); 2.2 needs processing_days from the table, read as before.
+-- The finished dossiers of a window as an index-only scan for every KPI that reads them (2.1,
+-- 5.4, the classes, 2.2 and the scores' pass over completed dossiers): only the rows they can
+-- count (ended, not withdrawn, not synthetic; their queries imply the predicate).
 CREATE INDEX IF NOT EXISTS dossiers_end_judged ON dossiers (end_at)
-    INCLUDE (status, synthetic, end_class, agency_code, procedure_code, level);
+    INCLUDE (status, end_class, agency_code, procedure_code, level, processing_us, allowed_us,
+             digitised, e_result)
+    WHERE end_at IS NOT NULL AND status <> 7 AND NOT synthetic;
+-- The open dossiers never ended, as they are judged at a window end (ioc_dossier_open_overdue).
+CREATE INDEX IF NOT EXISTS dossiers_open_judged ON dossiers (received_at)
+    INCLUDE (due_pos, supplement_requests, agency_code, procedure_code, level, code)
+    WHERE end_at IS NULL AND status <> 7 AND NOT synthetic;
 
 -- The rows a calendar change from a given day can move: those with an instant on or after it.
 CREATE INDEX IF NOT EXISTS dossiers_last_instant
@@ -250,23 +260,23 @@ SELECT s.code, s.seq, s.requested_at, s.resumed_at, s.requested_pos, s.resumed_p
 -- their stored judgement. Open ones (received before `to`, not ended by it: the partial index
 -- dossiers_open and dossiers_end) are judged at `to`; only those with supplement requests read
 -- them (a separate branch: a per-row test would cost every open dossier a join step). Withdrawn
--- (7) and synthetic dossiers are left out. Finished rows come first, in the order the table is
--- read, as in 021: the order in which 2.2's floating-point sum adds them.
+-- (7) and synthetic dossiers are left out. Working times are integer microseconds (ioc_wd_us):
+-- their sums do not depend on the order rows come in, so any plan (parallel too) gives the same.
 CREATE OR REPLACE FUNCTION ioc_dossier_judged(p_from timestamptz, p_to timestamptz,
                                               p_filter jsonb)
 RETURNS TABLE (code text, agency_code text, procedure_code text, status smallint,
-               finished boolean, class smallint, processing_days double precision,
-               allowed_days double precision, digitised boolean, e_result boolean)
+               finished boolean, class smallint, processing_us bigint, allowed_us bigint,
+               digitised boolean, e_result boolean)
 LANGUAGE sql STABLE AS $$
     SELECT d.code, d.agency_code, d.procedure_code, d.status, true, d.end_class,
-           d.processing_days, d.due_pos - d.received_pos, d.digitised, d.e_result
+           d.processing_us, d.allowed_us, d.digitised, d.e_result
       FROM dossiers d
      WHERE d.end_at >= p_from AND d.end_at < p_to AND d.status <> 7 AND NOT d.synthetic
        AND ioc_dossier_in(p_filter, d.agency_code, d.procedure_code, d.level)
     UNION ALL
     SELECT o.code, o.agency_code, o.procedure_code, o.status, false,
-           ioc_766_class(false, 0, j.pos, o.due_pos + 0), j.pos - o.received_pos - 0,
-           o.due_pos - o.received_pos, o.digitised, o.e_result
+           ioc_766_class(false, 0, j.pos, o.due_pos + 0), ioc_wd_us(j.pos - o.received_pos - 0),
+           ioc_wd_us(o.due_pos - o.received_pos), o.digitised, o.e_result
       FROM (SELECT ioc_wd_pos(p_to) AS pos OFFSET 0) j
      CROSS JOIN dossiers o
      WHERE o.received_at < p_to AND (o.end_at IS NULL OR o.end_at >= p_to) AND o.status <> 7
@@ -275,8 +285,8 @@ LANGUAGE sql STABLE AS $$
     UNION ALL
     SELECT o.code, o.agency_code, o.procedure_code, o.status, false,
            ioc_766_class(false, s.n, j.pos, o.due_pos + coalesce(s.ext, 0)),
-           j.pos - o.received_pos - coalesce(s.ext, 0), o.due_pos - o.received_pos,
-           o.digitised, o.e_result
+           ioc_wd_us(j.pos - o.received_pos - coalesce(s.ext, 0)),
+           ioc_wd_us(o.due_pos - o.received_pos), o.digitised, o.e_result
       FROM (SELECT ioc_wd_pos(p_to) AS pos OFFSET 0) j
      CROSS JOIN dossiers o
      CROSS JOIN LATERAL ioc_dossier_supplement_time(o.code, p_to, j.pos) s
@@ -291,69 +301,118 @@ RETURNS TABLE (code text, agency_code text, procedure_code text, status smallint
                finished boolean, klass text, processing_days double precision,
                allowed_days double precision) LANGUAGE sql STABLE AS $$
     SELECT j.code, j.agency_code, j.procedure_code, j.status, j.finished,
-           ioc_766_class_name(j.class), j.processing_days, j.allowed_days
+           ioc_766_class_name(j.class), j.processing_us / 86400e6::float8,
+           j.allowed_us / 86400e6::float8
       FROM ioc_dossier_judged(p_from, p_to, p_filter) j
+$$;
+
+-- The dossiers open at `to` (received before it, not ended by it; not withdrawn or synthetic):
+-- those never ended from the covering index dossiers_open_judged alone, the ones ended later
+-- from dossiers_end.
+CREATE OR REPLACE FUNCTION ioc_dossier_open(p_to timestamptz, p_filter jsonb)
+RETURNS TABLE (code text, agency_code text, procedure_code text, due_pos double precision,
+               supplement_requests integer) LANGUAGE sql STABLE AS $$
+    SELECT d.code, d.agency_code, d.procedure_code, d.due_pos, d.supplement_requests
+      FROM dossiers d
+     WHERE d.end_at IS NULL AND d.received_at < p_to AND d.status <> 7 AND NOT d.synthetic
+       AND ioc_dossier_in(p_filter, d.agency_code, d.procedure_code, d.level)
+    UNION ALL
+    SELECT d.code, d.agency_code, d.procedure_code, d.due_pos, d.supplement_requests
+      FROM dossiers d
+     WHERE d.end_at >= p_to AND d.received_at < p_to AND d.status <> 7 AND NOT d.synthetic
+       AND ioc_dossier_in(p_filter, d.agency_code, d.procedure_code, d.level)
+$$;
+
+-- The open dossiers judged at `to` as ioc_dossier_judged's open branches judge them: overdue =
+-- class 5. Only those with supplement requests read them (a join, planned for those rows only:
+-- a per-row subquery would be costed for every open dossier and could bring in JIT).
+CREATE OR REPLACE FUNCTION ioc_dossier_open_overdue(p_to timestamptz, p_filter jsonb)
+RETURNS TABLE (agency_code text, procedure_code text, overdue boolean) LANGUAGE sql STABLE AS $$
+    SELECT o.agency_code, o.procedure_code, coalesce(j.pos > o.due_pos, false)
+      FROM (SELECT ioc_wd_pos(p_to) AS pos OFFSET 0) j, ioc_dossier_open(p_to, p_filter) o
+     WHERE o.supplement_requests = 0
+    UNION ALL
+    SELECT o.agency_code, o.procedure_code,
+           ioc_766_class(false, s.n, j.pos, o.due_pos + coalesce(s.ext, 0)) = 5
+      FROM (SELECT ioc_wd_pos(p_to) AS pos OFFSET 0) j, ioc_dossier_open(p_to, p_filter) o
+     CROSS JOIN LATERAL ioc_dossier_supplement_time(o.code, p_to, j.pos) s
+     WHERE o.supplement_requests > 0
+$$;
+
+-- The dossiers judged for [from, to) counted per group (agency or procedure code, NULL for the
+-- whole): total and n[class] (ioc_766_class codes), as ioc_dossier_judged's rows would count,
+-- but each part aggregated from its own index scan (the finished ones from dossiers_end_judged
+-- alone): no per-row union layers, and counts add in any order.
+CREATE OR REPLACE FUNCTION ioc_dossier_class_counts(p_from timestamptz, p_to timestamptz,
+                                                    p_filter jsonb, p_by text)
+RETURNS TABLE (k text, total bigint, n bigint[]) LANGUAGE sql STABLE AS $$
+    SELECT c.k, sum(c.total)::bigint,
+           ARRAY[sum(c.n1), sum(c.n2), sum(c.n3), sum(c.n4), sum(c.n5)]::bigint[]
+      FROM (SELECT CASE p_by WHEN 'agency' THEN d.agency_code
+                             WHEN 'procedure' THEN d.procedure_code END AS k,
+                   count(*) AS total, count(*) FILTER (WHERE d.end_class = 1) AS n1,
+                   count(*) FILTER (WHERE d.end_class = 2) AS n2,
+                   count(*) FILTER (WHERE d.end_class = 3) AS n3, 0::bigint AS n4, 0::bigint AS n5
+              FROM dossiers d
+             WHERE d.end_at >= p_from AND d.end_at < p_to AND d.status <> 7 AND NOT d.synthetic
+               AND ioc_dossier_in(p_filter, d.agency_code, d.procedure_code, d.level)
+             GROUP BY 1
+            UNION ALL
+            SELECT CASE p_by WHEN 'agency' THEN o.agency_code
+                             WHEN 'procedure' THEN o.procedure_code END,
+                   count(*), 0, 0, 0, count(*) FILTER (WHERE NOT o.overdue),
+                   count(*) FILTER (WHERE o.overdue)
+              FROM ioc_dossier_open_overdue(p_to, p_filter) o
+             GROUP BY 1) c
+     GROUP BY 1
 $$;
 
 -- 2.1 on-time rate, 5.4 satisfaction, the class counts, 2.2 mean processing time. Each KPI
 -- aggregates only what it needs, grouped on the agency or procedure code (labels are built per
 -- group, not per dossier); same expressions as 021 (good = early, on time, open within; bad =
--- late, open overdue).
+-- late, open overdue). 2.2 reads only the completed dossiers (finished, status 9 or 10: the
+-- index dossiers_end_judged alone) and sums their integer microseconds exactly: Σ ÷ 86400e6 is
+-- the same whatever the plan or row order. A group without a completed dossier has no 2.2 row
+-- (021 gave it a NULL value; the ungrouped KPI still answers NULL through ioc_kpi).
 CREATE OR REPLACE FUNCTION ioc_kpi_timeliness(p_kpi text, p_from timestamptz, p_to timestamptz,
                                               p_filter jsonb, p_by text)
 RETURNS TABLE (labels jsonb, value double precision, numerator double precision,
                denominator double precision) LANGUAGE sql STABLE AS $$
-    SELECT ioc_dossier_labels(p_by, a.k, a.k), a.good / a.total, a.good, a.total
-      FROM (SELECT CASE p_by WHEN 'agency' THEN t.agency_code
-                             WHEN 'procedure' THEN t.procedure_code END AS k,
-                   count(*)::float8 AS total,
-                   count(*) FILTER (WHERE t.class IN (1, 2, 4))::float8 AS good
-              FROM ioc_dossier_judged(p_from, p_to, p_filter) t
-             WHERE p_kpi = '766.2.1'
-             GROUP BY 1) a
+    SELECT ioc_dossier_labels(p_by, a.k, a.k),
+           CASE p_kpi WHEN '766.2.1' THEN a.good / a.total ELSE 1 - a.bad / a.total END,
+           CASE p_kpi WHEN '766.2.1' THEN a.good ELSE a.total - a.bad END, a.total
+      FROM (SELECT c.k, c.total::float8 AS total, (c.n[1] + c.n[2] + c.n[4])::float8 AS good,
+                   (c.n[3] + c.n[5])::float8 AS bad
+              FROM ioc_dossier_class_counts(p_from, p_to, p_filter, p_by) c
+             WHERE p_kpi IN ('766.2.1', '766.5.4')) a
     UNION ALL
-    SELECT ioc_dossier_labels(p_by, a.k, a.k), 1 - a.bad / a.total, a.total - a.bad, a.total
-      FROM (SELECT CASE p_by WHEN 'agency' THEN t.agency_code
-                             WHEN 'procedure' THEN t.procedure_code END AS k,
-                   count(*)::float8 AS total,
-                   count(*) FILTER (WHERE t.class IN (3, 5))::float8 AS bad
-              FROM ioc_dossier_judged(p_from, p_to, p_filter) t
-             WHERE p_kpi = '766.5.4'
-             GROUP BY 1) a
-    UNION ALL
-    SELECT ioc_dossier_labels(p_by, a.k, a.k), a.days / nullif(a.completed, 0), a.days,
-           a.completed
-      FROM (SELECT CASE p_by WHEN 'agency' THEN t.agency_code
-                             WHEN 'procedure' THEN t.procedure_code END AS k,
-                   count(*) FILTER (WHERE t.finished AND t.status IN (9, 10))::float8
-                       AS completed,
-                   sum(t.processing_days) FILTER (WHERE t.finished AND t.status IN (9, 10))
-                       AS days
-              FROM ioc_dossier_judged(p_from, p_to, p_filter) t
-             WHERE p_kpi = '766.2.2'
+    SELECT ioc_dossier_labels(p_by, a.k, a.k), a.days / a.completed, a.days, a.completed
+      FROM (SELECT CASE p_by WHEN 'agency' THEN d.agency_code
+                             WHEN 'procedure' THEN d.procedure_code END AS k,
+                   count(*)::float8 AS completed,
+                   sum(d.processing_us)::float8 / 86400e6::float8 AS days
+              FROM dossiers d
+             WHERE p_kpi = '766.2.2' AND d.end_at >= p_from AND d.end_at < p_to
+               AND d.status IN (9, 10) AND NOT d.synthetic
+               AND ioc_dossier_in(p_filter, d.agency_code, d.procedure_code, d.level)
              GROUP BY 1) a
     UNION ALL
     SELECT ioc_dossier_labels(p_by, a.k, a.k)
-               || jsonb_build_object('class', ioc_766_class_name(c.class)),
-           a.n[c.class], a.n[c.class], a.total
-      FROM (SELECT CASE p_by WHEN 'agency' THEN t.agency_code
-                             WHEN 'procedure' THEN t.procedure_code END AS k,
-                   count(*)::float8 AS total,
-                   ARRAY[count(*) FILTER (WHERE t.class = 1), count(*) FILTER (WHERE t.class = 2),
-                         count(*) FILTER (WHERE t.class = 3), count(*) FILTER (WHERE t.class = 4),
-                         count(*) FILTER (WHERE t.class = 5)]::float8[] AS n
-              FROM ioc_dossier_judged(p_from, p_to, p_filter) t
-             WHERE p_kpi = 'dossiers.timeliness'
-             GROUP BY 1) a
-     CROSS JOIN generate_series(1, 5) AS c(class)
+               || jsonb_build_object('class', ioc_766_class_name(x.class)),
+           a.n[x.class], a.n[x.class], a.total::float8
+      FROM ioc_dossier_class_counts(p_from, p_to, p_filter, p_by) a
+     CROSS JOIN generate_series(1, 5) AS x(class)
+     WHERE p_kpi = 'dossiers.timeliness'
     ORDER BY 1
 $$;
 
--- 766 scores in two passes: the dossiers judged for the window (2.1, 5.4, 2.2's scored rate, and
--- 4.1/4.2 over the completed ones) and the dossiers received in it (1.4, 3.3, 3.6). The rates
--- are the expressions of ioc_kpi_timeliness, 028's 2.2 ratio and ioc_kpi_dossier_ratio (its
--- ungrouped row: numerator ÷ nullif(denominator, 0), NULL without dossiers); tests/kpi check
--- that each score row's rate equals the KPI's value.
+-- 766 scores in two passes: the dossiers judged for the window (finished ones counted as
+-- ioc_dossier_class_counts does, with their completed subset for 2.2's scored rate, 4.1 and
+-- 4.2, in one scan; open ones from ioc_dossier_open_overdue) and the dossiers received in it
+-- (1.4, 3.3, 3.6). The rates are the expressions of ioc_kpi_timeliness, 028's 2.2 ratio (over
+-- exact microsecond sums) and ioc_kpi_dossier_ratio (its ungrouped row: numerator ÷
+-- nullif(denominator, 0), NULL without dossiers); tests/kpi check that each score row's rate
+-- equals the KPI's value.
 CREATE OR REPLACE FUNCTION ioc_kpi_766_scores(p_from timestamptz, p_to timestamptz,
                                               p_filter jsonb)
 RETURNS TABLE (labels jsonb, value double precision, numerator double precision,
@@ -370,20 +429,25 @@ DECLARE
     r33 double precision;
     r36 double precision;
 BEGIN
-    EXECUTE 'SELECT CASE WHEN count(*) > 0 THEN
-                    count(*) FILTER (WHERE class IN (1, 2, 4))::float8 / count(*)::float8 END,
-                    CASE WHEN count(*) > 0 THEN
-                    1 - count(*) FILTER (WHERE class IN (3, 5))::float8 / count(*)::float8 END,
-                    sum(processing_days) FILTER (WHERE finished AND status IN (9, 10)
-                                                   AND allowed_days IS NOT NULL)
-                    / nullif(sum(allowed_days) FILTER (WHERE finished AND status IN (9, 10)
-                                                         AND allowed_days IS NOT NULL), 0),
-                    count(*) FILTER (WHERE finished AND status IN (9, 10) AND e_result)::float8
-                    / nullif(count(*) FILTER (WHERE finished AND status IN (9, 10))::float8, 0),
-                    count(*) FILTER (WHERE finished AND status IN (9, 10) AND digitised
-                                       AND e_result)::float8
-                    / nullif(count(*) FILTER (WHERE finished AND status IN (9, 10))::float8, 0)
-               FROM ioc_dossier_judged($1, $2, $3)'
+    EXECUTE 'SELECT (f.good + o.total - o.bad)::float8 / nullif(f.total + o.total, 0)::float8,
+                    1 - (f.bad + o.bad)::float8 / nullif(f.total + o.total, 0)::float8,
+                    f.p_us::float8 / nullif(f.a_us::float8, 0),
+                    f.e::float8 / nullif(f.completed::float8, 0),
+                    f.de::float8 / nullif(f.completed::float8, 0)
+               FROM (SELECT count(*) AS total, count(*) FILTER (WHERE end_class IN (1, 2)) AS good,
+                            count(*) FILTER (WHERE end_class = 3) AS bad,
+                            count(*) FILTER (WHERE status IN (9, 10)) AS completed,
+                            count(*) FILTER (WHERE status IN (9, 10) AND e_result) AS e,
+                            count(*) FILTER (WHERE status IN (9, 10) AND digitised AND e_result)
+                                AS de,
+                            sum(processing_us) FILTER (WHERE status IN (9, 10)
+                                                         AND allowed_us IS NOT NULL) AS p_us,
+                            sum(allowed_us) FILTER (WHERE status IN (9, 10)) AS a_us
+                       FROM dossiers
+                      WHERE end_at >= $1 AND end_at < $2 AND status <> 7 AND NOT synthetic
+                        AND ioc_dossier_in($3, agency_code, procedure_code, level)) f,
+                    (SELECT count(*) AS total, count(*) FILTER (WHERE overdue) AS bad
+                       FROM ioc_dossier_open_overdue($2, $3)) o'
        INTO r21, r54, r22, r41, r42 USING p_from, p_to, p_filter;
     EXECUTE 'SELECT count(*) FILTER (WHERE synced_national)::float8
                     / nullif(greatest(count(*), (SELECT sum(n.count)::float8 FROM national_counts n

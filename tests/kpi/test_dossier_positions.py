@@ -23,8 +23,8 @@ from .records import DOSSIERS, MON20, WEEK_FROM, WEEK_TO, dossier, load, local
 
 APPROX = pytest.approx
 EARLY, ON_TIME, LATE = 1, 2, 3
-STORED = ("SELECT supplement_requests, end_class, processing_days FROM dossiers "
-          "WHERE code = %s")
+STORED = ("SELECT supplement_requests, end_class, processing_us / 86400e6::float8 "
+          "FROM dossiers WHERE code = %s")
 
 
 @pytest.fixture
@@ -171,3 +171,36 @@ def test_the_calendar_refresh_reaches_supplement_requests(conn: psycopg.Connecti
     sync_calendar(conn, days_off=[date(2026, 4, 24)])
     assert _stale_positions(conn) == 0
     assert conn.execute(days, window).fetchone() == (APPROX(3 + 2 / 3),)
+
+
+def _mean_processing(conn: psycopg.Connection) -> list[tuple[Any, ...]]:
+    """2.2 ungrouped and by procedure, and its scored rate: every reader's value, to the bit."""
+    rows = [(r.labels, r.value, r.numerator, r.denominator)
+            for f in ({}, {"by": "procedure"})
+            for r in read_kpi(conn, "766.2.2", WEEK_FROM, WEEK_TO, f)]
+    return rows + [(s.labels, s.value, s.numerator)
+                   for s in read_kpi(conn, "score.decision766", WEEK_FROM, WEEK_TO)
+                   if s.labels["indicator"] == "2.2"]
+
+
+def test_mean_processing_time_does_not_depend_on_row_order(conn: psycopg.Connection) -> None:
+    # 60 completed dossiers whose working times (minutes apart) are not binary fractions
+    load(conn, "dossiers", [
+        dossier(f"T{i:02}", MON20 + timedelta(minutes=7 * i), local(4, 29, 17), status=9,
+                finished=local(4, 28, 8) + timedelta(minutes=13 * i),
+                procedure=f"P{i % 3}") for i in range(60)])
+    # float sums of these times depend on the order of addition: the stored integers do not
+    sums = conn.execute("SELECT sum(processing_us / 86400e6::float8 ORDER BY code), "
+                        "sum(processing_us / 86400e6::float8 ORDER BY code DESC) FROM dossiers"
+                        ).fetchone()
+    assert sums is not None and sums[0] != sums[1]
+    before = _mean_processing(conn)
+    assert before[0][3] == 60
+    # move half the rows (an UPDATE writes new row versions after the others), then read them
+    # in another order again, by a sequential scan
+    conn.execute("UPDATE dossiers SET updated_at = updated_at + interval '1 second' "
+                 "WHERE code < 'T30'")
+    assert _mean_processing(conn) == before
+    conn.execute("SET enable_indexscan = off; SET enable_indexonlyscan = off; "
+                 "SET enable_bitmapscan = off")
+    assert _mean_processing(conn) == before

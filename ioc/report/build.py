@@ -135,12 +135,16 @@ def slowest_section(conn: psycopg.Connection, week: Week) -> dict[str, list[dict
 
 def _names(conn: psycopg.Connection, procedures: list[str],
            agencies: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Catalogue names of procedure and agency codes (absent when the catalogue lacks them)."""
+    """Catalogue names of procedure and agency codes (absent when the catalogue lacks them).
+
+    The names come from ioc_procedure_name / ioc_agency_name, as on the dashboards; they answer
+    the code itself for an unknown code, which here means "no name"."""
     rows = conn.execute(
-        "SELECT 'p', code, name FROM procedures WHERE code = ANY(%s)"
-        " UNION ALL SELECT 'a', code, name FROM agencies WHERE code = ANY(%s)",
+        "SELECT 'p', c, ioc_procedure_name(c) FROM unnest(%s::text[]) c"
+        " UNION ALL SELECT 'a', c, ioc_agency_name(c) FROM unnest(%s::text[]) c",
         (procedures, agencies)).fetchall()
-    return ({c: n for k, c, n in rows if k == "p"}, {c: n for k, c, n in rows if k == "a"})
+    named = [(k, c, n) for k, c, n in rows if n != c]
+    return ({c: n for k, c, n in named if k == "p"}, {c: n for k, c, n in named if k == "a"})
 
 
 def build_report(conn: psycopg.Connection, week: Week, *, now: datetime,

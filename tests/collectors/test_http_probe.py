@@ -17,7 +17,6 @@ from collectors.scheduler import Scheduler
 from ioc.config.targets import HttpTarget
 from tests.collectors.loopback import Loopback, closed_port
 
-NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
 
 
 def probe(url: str, **fields: Any) -> HttpProbe:
@@ -29,7 +28,8 @@ def probe(url: str, **fields: Any) -> HttpProbe:
 async def collect(p: HttpProbe) -> Outcome:
     try:
         async with asyncio.timeout(p.target.timeout.total_seconds()):
-            return await p.collect(NOW)
+            # the real clock: the TLS fixture makes its certificate from it
+            return await p.collect(datetime.now(UTC))
     finally:
         await p._client.close()
 

@@ -18,7 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg,
     c = tsub.add_parser("create", help="create a token and print it once")
     c.add_argument("--role", required=True, choices=tokens.ROLES,
                    help="viewer (wall, leaders), operator (ack, silence), admin (tokens, config), "
-                   "ingest (push samples)")
+                   "ingest (push samples), metrics (scrape /metrics only)")
     c.add_argument("--name", required=True, help="who or what holds it, e.g. wall-1")
     c.set_defaults(func=cmd_create)
     ls = tsub.add_parser("list", help="list tokens (never their secrets)")

@@ -16,7 +16,9 @@ from ioc.api.ratelimit import FailureLimiter
 from ioc.api.tokens import Role
 
 # viewer < operator < admin; ingest stands apart: push only, and only it may push (a push is
-# attributed to the push target that names the token).
+# attributed to the push target that names the token). metrics stands apart too: it may only
+# scrape /metrics (a Prometheus credentials file that leaks reveals nothing of the province),
+# which every reader (viewer and up) may also do.
 _RANK: dict[str, int] = {"viewer": 1, "operator": 2, "admin": 3}
 WS_PROTOCOL = "ioc.v1"
 WS_BEARER_PREFIX = "bearer."
@@ -28,6 +30,8 @@ def allows(have: Role, need: Role) -> bool:
     """Whether a token of role `have` may use a route that needs `need`."""
     if need == "ingest":
         return have == "ingest"
+    if need == "metrics":
+        return have == "metrics" or have in _RANK
     return _RANK.get(have, 0) >= _RANK[need]
 
 

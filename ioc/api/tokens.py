@@ -13,7 +13,7 @@ from typing import Literal, get_args
 import psycopg
 from psycopg.rows import dict_row
 
-Role = Literal["viewer", "operator", "admin", "ingest"]
+Role = Literal["viewer", "operator", "admin", "ingest", "metrics"]
 ROLES: tuple[Role, ...] = get_args(Role)
 PREFIX = "ioc_"
 # Writing last_used_at on every request would turn each read into a write; a minute is plenty.

@@ -26,6 +26,7 @@ class Tokens:
     operator: str
     admin: str
     ingest: str
+    metrics: str
     revoked: str
 
     def of(self, who: str) -> str | None:
@@ -41,6 +42,7 @@ def make_tokens(url: str, suffix: str = "") -> Tokens:
                 _, made[role] = await tokens.create(conn, f"{role}{suffix}", role, now)
             # The example config's push target names this token.
             _, made["ingest"] = await tokens.create(conn, f"documents-push{suffix}", "ingest", now)
+            _, made["metrics"] = await tokens.create(conn, f"prometheus{suffix}", "metrics", now)
             gone, made["revoked"] = await tokens.create(conn, f"gone{suffix}", "admin", now)
             await tokens.revoke(conn, gone.id, now)
         return Tokens(**made)

@@ -172,7 +172,8 @@ def test_readyz_reports_pending_migrations(fresh_db_url: str) -> None:
 
 def test_metrics_pass_promtool(api_server: ApiServer, client: httpx.Client) -> None:
     client.get("/api/v1/status")
-    text = httpx.get(f"{api_server.url}/metrics").text
+    assert httpx.get(f"{api_server.url}/metrics").status_code == 401
+    text = client.get("/metrics").text
     assert 'ioc_api_requests_total{method="GET",route="/api/v1/status",status="200"}' in text
     check = subprocess.run(["/usr/bin/promtool", "check", "metrics"], input=text, text=True,
                            capture_output=True, timeout=30, check=False)

@@ -1,4 +1,5 @@
-"""Every route against every kind of caller: none, viewer, operator, admin, ingest, revoked."""
+"""Every route against every kind of caller: none, viewer, operator, admin, ingest, metrics,
+revoked."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from .conftest import Tokens
 from .seed import add_alert, add_probe, add_target
 from .server import ApiServer
 
-ROLES = ("none", "viewer", "operator", "admin", "ingest", "revoked")
+ROLES = ("none", "viewer", "operator", "admin", "ingest", "metrics", "revoked")
 _names = itertools.count()
 
 
@@ -62,11 +63,12 @@ ROUTES = [
     ("GET", "/api/v1/tokens", "/api/v1/tokens", "admin", 200),
     ("POST", "/api/v1/tokens", "/api/v1/tokens", "admin", 201),
     ("DELETE", "/api/v1/tokens/{token_id}", "/api/v1/tokens/999999", "admin", 404),
+    ("GET", "/metrics", "/metrics", "metrics", 200),
     ("GET", "/api/v1/config", "/api/v1/config", "admin", 200),
     ("POST", "/api/v1/config/reload", "/api/v1/config/reload", "admin", 200),
 ]
 PUBLIC = [
-    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/wall"),
+    ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/wall"),
     ("GET", "/wall/{name}"), ("GET", "/api/v1/openapi.json"), ("GET", "/docs"),
     ("GET", "/api/docs"),
 ]
@@ -80,6 +82,8 @@ def allowed(role: str, need: str) -> bool:
         return False
     if need == "ingest":
         return role == "ingest"
+    if need == "metrics":  # a scrape token, or anyone who may read
+        return role in ("metrics", *_RANK)
     return _RANK.get(role, 0) >= _RANK[need]
 
 

@@ -1,15 +1,17 @@
-"""Orchestration endpoints: /healthz, /readyz and /metrics (no token needed)."""
+"""Orchestration endpoints: /healthz and /readyz (no token needed), /metrics (a token of role
+metrics, or viewer and up: the project's rule is that only health checks are public)."""
 
 from __future__ import annotations
 
 import asyncio
 from typing import Any
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ioc import db, migrate
+from ioc.api.auth import require
 from ioc.api.deps import Svc
 
 router = APIRouter(tags=["operations"])
@@ -42,6 +44,8 @@ def _pending(url: str) -> list[str]:
 
 
 @router.get("/metrics", summary="The API process's own metrics (Prometheus text format)",
-            response_class=Response)
+            response_class=Response, dependencies=[Depends(require("metrics"))],
+            responses={401: {"description": "no valid token"},
+                       403: {"description": "an ingest token"}})
 async def metrics(svc: Svc) -> Response:
     return Response(generate_latest(svc.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -9,10 +9,9 @@ not notified.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
@@ -20,12 +19,11 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from pydantic import TypeAdapter, ValidationError
 
-from ioc.config.matchers import Matcher, match_all
+from ioc.config.matchers import Matcher, match_all, matchers_json
 from ioc.config.schedule import MaintenanceWindow
+from ioc.config_sync import sync_maintenance_async
 
 _MATCHERS = TypeAdapter(tuple[Matcher, ...])
-CONFIG_HORIZON = timedelta(days=14)
-"""How far ahead recurring maintenance windows from the config are written out."""
 
 
 class SilenceError(ValueError):
@@ -70,11 +68,6 @@ def parse_matchers(raw: Any) -> tuple[Matcher, ...]:
     except ValidationError as exc:
         first = exc.errors()[0]
         raise SilenceError(f"invalid matcher: {first['msg']}") from None
-
-
-def matchers_json(matchers: Sequence[Matcher]) -> str:
-    """The stored form: a JSON array of {label, op, value} (what ioc_labels_match reads)."""
-    return json.dumps([m.model_dump() for m in matchers], ensure_ascii=False)
 
 
 async def active_mutes(conn: AsyncConnection[Any], now: datetime) -> Mutes:
@@ -163,20 +156,10 @@ async def list_maintenance(conn: AsyncConnection[Any], from_: datetime,
 async def sync_config_maintenance(conn: AsyncConnection[Any],
                                   windows: Sequence[MaintenanceWindow], tz: ZoneInfo,
                                   now: datetime) -> int:
-    """Write the config's windows (recurring ones expanded) from now to the horizon.
+    """Write the config's windows (recurring ones expanded) from now to the horizon; the rows
+    added or removed (ioc.config_sync owns this: the engine calls it to move the horizon on).
 
     Past occurrences are kept: they are the record the SLA figures rely on. Current and future
-    ones are replaced, so editing the config takes effect at the next sync.
+    ones follow the config, so editing the config takes effect at the next sync.
     """
-    rows = [(w.id, w.name, start, end, w.system, matchers_json(w.matchers), w.exclude_from_sla)
-            for w in windows for start, end in w.occurrences(now, now + CONFIG_HORIZON, tz)]
-    async with conn.transaction(), conn.cursor() as cur:
-        await cur.execute("DELETE FROM maintenance_windows WHERE source = 'config'"
-                          " AND ends_at > %s", (now,))
-        await cur.executemany(
-            "INSERT INTO maintenance_windows (name, starts_at, ends_at, system, matchers,"
-            " exclude_from_sla, source, created_by, comment)"
-            " VALUES (%s, %s, %s, %s, %s::jsonb, %s, 'config', 'config', %s)",
-            [(name, s, e, system, m, excl, f"config:{wid}")
-             for wid, name, s, e, system, m, excl in rows])
-    return len(rows)
+    return await sync_maintenance_async(conn, windows, tz, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +45,12 @@ class ConfigHolder:
             log.warning("config: %s", warning)
         self._config = result.config
         self._digest = result.digest
+        self._listeners: list[Callable[[ProvinceConfig], object]] = []
+
+    def add_listener(self, callback: Callable[[ProvinceConfig], object]) -> None:
+        """Call `callback(config)` after every reload that switches to a new config (in the
+        reloading thread; an exception is logged, never raised to the reloader)."""
+        self._listeners.append(callback)
 
     @property
     def config(self) -> ProvinceConfig:
@@ -72,4 +78,9 @@ class ConfigHolder:
                 log.warning("config: %s", warning)
             self._config, self._digest = result.config, result.digest
             log.info("config reloaded: %s", result.config.summary())
-            return ReloadResult(True, result.config, [], result.warnings)
+        for callback in list(self._listeners):
+            try:
+                callback(result.config)
+            except Exception:
+                log.exception("config reload listener failed")
+        return ReloadResult(True, result.config, [], result.warnings)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import Any, Literal
 
@@ -69,3 +70,8 @@ class Matcher(Model):
 def match_all(matchers: tuple[Matcher, ...], labels: Mapping[str, str]) -> bool:
     """True when every matcher matches (an empty list matches everything)."""
     return all(m.matches(labels) for m in matchers)
+
+
+def matchers_json(matchers: Sequence[Matcher]) -> str:
+    """The stored form: a JSON array of {label, op, value} (what ioc_labels_match reads)."""
+    return json.dumps([m.model_dump() for m in matchers], ensure_ascii=False)

@@ -8,9 +8,10 @@ each year, and overrides the package where they disagree.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -62,10 +63,19 @@ def _classify(day: date, holiday: str | None, package_working: bool, config_off:
     return CalendarDay(day, True, None)
 
 
-def fingerprint(days: list[CalendarDay]) -> str:
+def fingerprint(days: Sequence[CalendarDay]) -> str:
     """A digest of the calendar, to skip reloading an unchanged one."""
     data = json.dumps([(d.day.isoformat(), d.working, d.reason) for d in days])
     return hashlib.sha256(data.encode()).hexdigest()
+
+
+@functools.lru_cache(maxsize=4)
+def _built(first: date, last: date, days_off: frozenset[date], working_days: frozenset[date]
+           ) -> tuple[tuple[CalendarDay, ...], str]:
+    """The calendar and its fingerprint, built once per process for the same inputs (a sync
+    that finds nothing changed costs a query, not 15,000 dates)."""
+    days = build_calendar(first, last, days_off=days_off, working_days=working_days)
+    return tuple(days), fingerprint(days)
 
 
 def sync_calendar(conn: psycopg.Connection, *, days_off: Iterable[date] = (),
@@ -75,8 +85,7 @@ def sync_calendar(conn: psycopg.Connection, *, days_off: Iterable[date] = (),
 
     Unchanged calendars (same fingerprint) are not rewritten. Runs in one transaction.
     """
-    days = build_calendar(first, last, days_off=days_off, working_days=working_days)
-    digest = fingerprint(days)
+    days, digest = _built(first, last, frozenset(days_off), frozenset(working_days))
     source = f"holidays {holidays_lib.__version__} + config"
     with conn.transaction():
         row = conn.execute("SELECT fingerprint FROM calendar_meta").fetchone()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time as time_mod
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from datetime import time as TimeOfDay
@@ -14,7 +15,7 @@ from ioc.config.channels import EmailChannel
 from ioc.config.holder import ConfigHolder
 from ioc.config.model import ProvinceConfig
 from ioc.config.types import WEEKDAYS
-from ioc.kpi.sync import sync_kpi_config
+from ioc.config_sync import ConfigSyncer
 from ioc.report import store
 from ioc.report.mail import SmtpFactory, build_message, connect_smtp, send_messages
 from ioc.report.week import TZ, Week
@@ -89,14 +90,16 @@ def run_schedule(conn: psycopg.Connection, holder: ConfigHolder, *, interval_s: 
                  rounds: int | None = None) -> None:
     """Check every `interval_s` seconds whether a report is due (forever unless `rounds`).
 
-    The config is reloaded each round; the calendar and objectives follow it.
+    The config is reloaded each round; its copy in the database (calendar, objectives …)
+    follows it (ioc.config_sync).
     """
-    sync_kpi_config(conn, holder.config)
+    syncer = ConfigSyncer(holder, lambda: nullcontext(conn))
+    syncer.attach()
     done = 0
     while rounds is None or done < rounds:
         try:
-            if holder.reload().changed:
-                sync_kpi_config(conn, holder.config)
+            holder.reload()
+            syncer.ensure()  # retries a sync that failed
             send_due_reports(conn, datetime.now(TZ), holder.config)
         except Exception:  # keep the scheduler alive; the next round retries
             log.exception("weekly report round failed")

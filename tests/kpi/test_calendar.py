@@ -10,7 +10,7 @@ import pytest
 from ioc import db
 from ioc.config.model import ProvinceConfig
 from ioc.kpi.calendar import build_calendar, sync_calendar
-from ioc.kpi.sync import sync_kpi_config
+from ioc.config_sync import sync_config
 
 VN = timezone(timedelta(hours=7))
 
@@ -67,11 +67,11 @@ def test_sync_from_config_loads_calendar_and_objectives(make_db: Callable[[], st
         "calendar": {"days_off": ["2026-01-02"]},
     })
     with db.connect(make_db()) as conn:
-        result = sync_kpi_config(conn, config)
+        result = sync_config(conn, config)
         assert result.objectives == 3
         row = conn.execute("SELECT availability, latency_ms, source FROM slo_objectives "
                            "WHERE system = 'portal'").fetchone()
         assert row == (pytest.approx(0.999), 800.0, "config")
         assert conn.execute("SELECT working FROM calendar_days WHERE day = '2026-01-02'"
                             ).fetchone() == (False,)
-        assert sync_kpi_config(conn, config).objectives == 0
+        assert sync_config(conn, config).objectives == 0

@@ -17,7 +17,7 @@ from ioc import db
 from ioc.config.model import ProvinceConfig
 from ioc.kpi import kpi_value, read_kpi
 from ioc.kpi.calendar import sync_calendar
-from ioc.kpi.sync import sync_kpi_config
+from ioc.config_sync import sync_config
 
 from .records import DOSSIERS, MON20, WEEK_FROM, WEEK_TO, dossier, load, local
 
@@ -114,7 +114,7 @@ def test_a_new_bridge_holiday_moves_positions_from_that_day(conn: psycopg.Connec
             if r.value} == {"late": 1, "open_overdue": 1}
     [row] = read_kpi(conn, "766.2.2", *window)
     assert row.numerator == APPROX(6 + 1 / 24)              # Mon 20 08:00 to Wed 29 09:00
-    assert sync_kpi_config(conn, _config(["2026-04-29"])).calendar_days == 1
+    assert sync_config(conn, _config(["2026-04-29"])).calendar_days == 1
     # Wed 29 is now off: P ended at the start of Mon 4 May (5⅔ working days), still late;
     # Q's deadline and the window end both sit at that start: no longer past the deadline
     assert {r.labels["class"]: r.value for r in read_kpi(conn, classes, *window)
@@ -125,7 +125,7 @@ def test_a_new_bridge_holiday_moves_positions_from_that_day(conn: psycopg.Connec
     # only rows with an instant on or after the changed day were rewritten
     assert conn.execute(xmin, ("L",)).fetchone() == before["L"]
     assert conn.execute(xmin, ("P",)).fetchone() != before["P"]
-    assert sync_kpi_config(conn, _config([])).calendar_days == 1        # and back
+    assert sync_config(conn, _config([])).calendar_days == 1        # and back
     [row] = read_kpi(conn, "766.2.2", *window)
     assert row.numerator == APPROX(6 + 1 / 24)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import json
 import logging
 import socket
 from collections.abc import Callable
@@ -26,22 +25,10 @@ from collectors.writepath import UNREACHABLE
 from collectors.writer import BatchWriter
 from ioc import db
 from ioc.config import ConfigHolder, ProvinceConfig
+from ioc.config_sync import ConfigSyncer
 
 log = logging.getLogger(__name__)
 
-_SYNC_TARGETS = """
-INSERT INTO targets (id, system, kind, name, labels, interval_s, enabled, updated_at)
-SELECT u.*, now() FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::jsonb[],
-                              %s::float8[], %s::bool[]) AS u
-ON CONFLICT (id) DO UPDATE SET system = EXCLUDED.system, kind = EXCLUDED.kind,
-    name = EXCLUDED.name, labels = EXCLUDED.labels, interval_s = EXCLUDED.interval_s,
-    enabled = EXCLUDED.enabled, updated_at = now()
-WHERE (targets.system, targets.kind, targets.name, targets.labels, targets.interval_s,
-       targets.enabled) IS DISTINCT FROM (EXCLUDED.system, EXCLUDED.kind, EXCLUDED.name,
-       EXCLUDED.labels, EXCLUDED.interval_s, EXCLUDED.enabled)
-"""
-_DISABLE_REMOVED = ("UPDATE targets SET enabled = false, updated_at = now() "
-                    "WHERE enabled AND NOT (id = ANY (%s::text[]))")
 _LAST_STATES = """
 SELECT DISTINCT ON (target_id) target_id, ok FROM probe_results
  WHERE time > now() - interval '1 hour' AND target_id = ANY (%s::text[])
@@ -137,6 +124,9 @@ class CollectorService:
                                    clock=clock, first_spread_s=options.first_spread_s)
         self.reload_now = asyncio.Event()
         self._admin = _Admin(database_url)
+        # The config's copy in the database follows every reload (in the reloading thread).
+        self._syncer = ConfigSyncer.for_url(database_url, holder, app="ioc-collector-config")
+        self._syncer.attach(now=False)
         self._last_ok: dict[str, bool] = {}
         self._started_at = clock()
         self._targets_synced = False
@@ -208,16 +198,13 @@ class CollectorService:
             log.error("heartbeat/targets update failed: %s", exc)
 
     async def _sync_targets(self, config: ProvinceConfig) -> None:
-        ts = config.targets
-        await self._admin.run(_SYNC_TARGETS, (
-            [t.id for t in ts], [t.system for t in ts], [t.kind for t in ts],
-            [t.name for t in ts], [json.dumps(t.labels) for t in ts],
-            [t.interval.total_seconds() for t in ts], [t.enabled for t in ts]))
-        await self._admin.run(_DISABLE_REMOVED, ([t.id for t in ts],))
+        """The config's copy in the database (targets, calendar, …: ioc.config_sync), then the
+        last known states; retried by the next heartbeat until both are done."""
+        await asyncio.to_thread(self._syncer.ensure)
         if not self._last_ok:
-            rows = await self._admin.run(_LAST_STATES, ([t.id for t in ts],))
+            rows = await self._admin.run(_LAST_STATES, ([t.id for t in config.targets],))
             self._last_ok.update({str(r[0]): bool(r[1]) for r in rows})
-        self._targets_synced = True
+        self._targets_synced = self._syncer.synced_digest == self.holder.digest
 
     async def _heartbeat_loop(self) -> None:
         while True:

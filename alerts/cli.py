@@ -17,8 +17,9 @@ import psycopg
 from alerts.ack import acknowledge
 from alerts.actions import list_alerts
 from alerts.engine import Engine, run_engine, utc_now
+from alerts.metrics import AlertMetrics
 from alerts.outbox import Backoff, Outbox, run_worker
-from ioc import db
+from ioc import db, selfmetrics
 from ioc.config import ConfigError, load_config
 from ioc.config.types import parse_duration
 from ioc.settings import Settings, redact_url, settings_or_exit
@@ -44,6 +45,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "claimed by a worker that died is sent again after this (default 60s)")
     p.add_argument("--give-up-after", type=parse_duration, default=timedelta(hours=24),
                    help="stop retrying a message this long after it was created (24h)")
+    selfmetrics.add_arguments(p, "the alert engine")
     p.set_defaults(func=cmd_run)
     actions = p.add_subparsers(title="actions", metavar="ACTION")
     a = actions.add_parser("ack", help="acknowledge a firing alert (stops repeats, escalation)")
@@ -64,8 +66,14 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 2
     backoff = Backoff(args.backoff_base, args.backoff_cap, args.give_up_after)
+    metrics = AlertMetrics(database_url=settings.database_url,
+                           channels=[c.name for c in cfg.channels])
+    problem = selfmetrics.serve(metrics.registry, args.metrics_port, args.metrics_host)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
-        asyncio.run(_serve(settings, cfg, args, backoff))
+        asyncio.run(_serve(settings, cfg, args, backoff, metrics))
     except (OSError, psycopg.OperationalError) as exc:
         print(f"error: cannot reach the database {redact_url(settings.database_url)}: "
               f"{type(exc).__name__}", file=sys.stderr)
@@ -74,7 +82,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 async def _serve(settings: Settings, cfg: Any, args: argparse.Namespace,
-                 backoff: Backoff) -> None:
+                 backoff: Backoff, metrics: AlertMetrics) -> None:
     """Run the engine and the delivery workers until SIGTERM/SIGINT.
 
     A database that cannot be reached at start is an error (exit 1). One lost later (a restart,
@@ -87,7 +95,7 @@ async def _serve(settings: Settings, cfg: Any, args: argparse.Namespace,
         loop.add_signal_handler(sig, stop.set)
     conns = await _connect(settings.database_url)
     while True:
-        await _serve_round(settings, cfg, args, backoff, conns, stop)
+        await _serve_round(settings, cfg, args, backoff, conns, stop, metrics)
         for conn in conns:
             await conn.close()
         if stop.is_set():
@@ -117,7 +125,8 @@ async def _reconnect(url: str, stop: asyncio.Event) -> list[psycopg.AsyncConnect
 
 
 async def _serve_round(settings: Settings, cfg: Any, args: argparse.Namespace, backoff: Backoff,
-                       conns: list[psycopg.AsyncConnection[Any]], stop: asyncio.Event) -> None:
+                       conns: list[psycopg.AsyncConnection[Any]], stop: asyncio.Event,
+                       metrics: AlertMetrics) -> None:
     """Work on these connections until `stop` is set or one of them is lost."""
     lock_conn, engine_conn, worker_conn = conns
     done = asyncio.Event()
@@ -133,8 +142,8 @@ async def _serve_round(settings: Settings, cfg: Any, args: argparse.Namespace, b
     async with aiohttp.ClientSession() as session:
         outbox = Outbox(worker_conn, cfg, session, secret=settings.secret_key,
                         public_url=cfg.province.public_url, backoff=backoff,
-                        lease=args.lease)
-        engine = Engine(engine_conn, cfg)
+                        lease=args.lease, metrics=metrics)
+        engine = Engine(engine_conn, cfg, metrics=metrics)
         log.info("alerts: %d rules, %d channels; %d delivery workers", len(cfg.rules),
                  len(cfg.channels), args.workers)
         tasks = [watch(), run_engine(engine, lock_conn, utc_now, args.tick, done)]

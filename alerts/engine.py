@@ -21,6 +21,7 @@ from psycopg import AsyncConnection
 
 from alerts import store, template
 from alerts.dispatch import Outgoing, notify_firing, notify_resolved
+from alerts.metrics import AlertMetrics
 from alerts.rules import KINDS, Context, RuleError, Sample
 from alerts.silence import active_mutes, sync_config_maintenance
 from alerts.state import AlertState, Damping, step
@@ -61,9 +62,10 @@ class Engine:
     """Evaluates the configured rules and keeps alert state in the database."""
 
     def __init__(self, conn: AsyncConnection[Any], cfg: ProvinceConfig, *,
-                 instance: str | None = None) -> None:
+                 instance: str | None = None, metrics: AlertMetrics | None = None) -> None:
         self.conn = conn
         self.cfg = cfg
+        self.metrics = metrics
         self.instance = instance or socket.gethostname()  # stable across restarts
         self._next: dict[str, datetime] = {}
         self._memory: dict[str, AlertState] = {}  # inactive alerts counting failures
@@ -91,6 +93,8 @@ class Engine:
             report.notifications += await out.flush(self.conn, self.cfg, now)
             await self._heartbeat(now)
         report.seconds["apply"] = time.perf_counter() - started
+        if self.metrics is not None:
+            self.metrics.observe_cycle(report, {r.id: r.kind for r in self.cfg.rules}, now)
         return report
 
     async def _evaluate_due(self, now: datetime, report: CycleReport) -> dict[str, list[Sample]]:
@@ -205,6 +209,8 @@ async def run_engine(engine: Engine, lock_conn: AsyncConnection[Any], clock: Clo
     while not stop.is_set():
         try:
             leader = leader or await hold_leadership(lock_conn)
+            if engine.metrics is not None:
+                engine.metrics.leader.set(int(leader))
             if leader:
                 report = await engine.cycle(clock())
                 if report.transitions or report.notifications:
@@ -212,6 +218,8 @@ async def run_engine(engine: Engine, lock_conn: AsyncConnection[Any], clock: Clo
                              len(report.evaluated), report.transitions, report.notifications)
         except Exception:  # the loop must survive a lost connection; it retries next tick
             log.exception("evaluation cycle failed")
+            if engine.metrics is not None:
+                engine.metrics.cycle_failures.inc()
         try:
             await asyncio.wait_for(stop.wait(), timeout=tick)
         except TimeoutError:

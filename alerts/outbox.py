@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,7 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
 from alerts import ack
+from alerts.metrics import AlertMetrics
 from alerts.notify import NOTIFIERS, Message, Notifier, TransportError
 from ioc.config.model import ProvinceConfig
 
@@ -57,8 +59,10 @@ class Outbox:
                  session: aiohttp.ClientSession, *, secret: str, public_url: str = "",
                  backoff: Backoff | None = None, lease: timedelta = timedelta(seconds=60),
                  rng: random.Random | None = None,
-                 notifiers: Mapping[str, Notifier] | None = None) -> None:
+                 notifiers: Mapping[str, Notifier] | None = None,
+                 metrics: AlertMetrics | None = None) -> None:
         self.conn = conn
+        self.metrics = metrics
         self.secret = secret
         self.public_url = public_url or cfg.province.public_url
         self.backoff = backoff or Backoff()
@@ -89,6 +93,13 @@ class Outbox:
         row = await self.claim(now)
         if row is None:
             return None
+        started = time.perf_counter()
+        outcome = await self._deliver(row, now)
+        if self.metrics is not None:
+            self.metrics.delivered(row["channel"], outcome, time.perf_counter() - started)
+        return outcome
+
+    async def _deliver(self, row: Mapping[str, Any], now: datetime) -> str:
         notifier = self.notifiers.get(row["channel"])
         try:
             if notifier is None:

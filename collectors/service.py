@@ -125,8 +125,8 @@ class CollectorService:
         self.reload_now = asyncio.Event()
         self._admin = _Admin(database_url)
         # The config's copy in the database follows every reload (in the reloading thread).
-        self._syncer = ConfigSyncer.for_url(database_url, holder, app="ioc-collector-config")
-        self._syncer.attach(now=False)
+        self._syncer = ConfigSyncer.for_url(database_url, holder,
+                                            app="ioc-collector-config").attach()
         self._last_ok: dict[str, bool] = {}
         self._started_at = clock()
         self._targets_synced = False

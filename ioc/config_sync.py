@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, fields
@@ -192,10 +193,11 @@ def sync_config(conn: psycopg.Connection, config: ProvinceConfig, *,
 class ConfigSyncer:
     """Keeps the database's copy of a ConfigHolder's config in step with it.
 
-    `attach()` syncs once and then after every reload that changed the config (the holder's
-    listener); `ensure()` syncs only if the config in use has not been synced yet, so calling
-    it again retries a sync that failed. Failures are logged, never raised: a process keeps
-    running on its config while the database is away.
+    `attach()` makes it sync after every reload that changed the config (the holder's
+    listener); `ensure()` syncs only if the config in use has not been synced yet: call it at
+    start, and again to retry a sync that failed (`keep_trying` does, in a thread). Failures
+    are logged, never raised: a process keeps running on its config while the database is
+    away.
     """
 
     def __init__(self, holder: ConfigHolder,
@@ -211,16 +213,29 @@ class ConfigSyncer:
         """A syncer that opens a short-lived connection to `url` for each sync."""
         return cls(holder, lambda: db.connect(url, app=app))
 
-    def attach(self, *, now: bool = True) -> SyncResult | None:
-        """Sync after each reload that switches to a new config, and now (unless `now` is
-        False: an asyncio process calls `ensure` in a thread instead)."""
+    def attach(self) -> ConfigSyncer:
+        """Sync after each reload that switches to a new config (the holder's listener)."""
         self.holder.add_listener(lambda _config: self.ensure())
-        return self.ensure() if now else None
+        return self
+
+    def keep_trying(self, every_s: float = 10.0) -> threading.Thread:
+        """A daemon thread calling `ensure` every `every_s` seconds (for a process whose
+        reloads may fail to reach the database and that has no loop of its own to retry)."""
+        def run() -> None:
+            while True:
+                self.ensure()
+                time.sleep(every_s)
+
+        thread = threading.Thread(target=run, name="ioc-config-sync", daemon=True)
+        thread.start()
+        return thread
 
     def ensure(self) -> SyncResult | None:
         """Sync unless the config in use is the one last synced; None if nothing was done."""
         with self._lock:
-            config, digest = self.holder.config, self.holder.digest
+            # digest first: a reload in between makes the next call sync again, never skip it
+            digest = self.holder.digest
+            config = self.holder.config
             if digest == self.synced_digest:
                 return None
             try:

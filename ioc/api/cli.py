@@ -23,6 +23,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ioc.api.app import create_app
     from ioc.config.holder import ConfigHolder
     from ioc.config.issues import ConfigError
+    from ioc.config_sync import ConfigSyncer
     from ioc.db import make_pool
 
     settings = settings_or_exit()
@@ -34,6 +35,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"error: the province config in {settings.config_dir} is invalid:\n{exc}",
               file=sys.stderr)
         return 2
+    # The config's copy in the database: at start and after each reload (POST /config/reload).
+    ConfigSyncer.for_url(settings.database_url, holder, app="ioc-api-config").attach(
+    ).keep_trying()
     pool = make_pool(settings.database_url, min_size=2, max_size=20, app="ioc-api")
     app = create_app(settings, pool, cors_origins=args.cors_origin,
                      config=lambda: holder.config, reload_config=holder.reload)

@@ -93,13 +93,12 @@ def run_schedule(conn: psycopg.Connection, holder: ConfigHolder, *, interval_s: 
     The config is reloaded each round; its copy in the database (calendar, objectives …)
     follows it (ioc.config_sync).
     """
-    syncer = ConfigSyncer(holder, lambda: nullcontext(conn))
-    syncer.attach()
+    syncer = ConfigSyncer(holder, lambda: nullcontext(conn)).attach()
     done = 0
     while rounds is None or done < rounds:
         try:
             holder.reload()
-            syncer.ensure()  # retries a sync that failed
+            syncer.ensure()  # the first sync, or a retry of one that failed
             send_due_reports(conn, datetime.now(TZ), holder.config)
         except Exception:  # keep the scheduler alive; the next round retries
             log.exception("weekly report round failed")

@@ -11,11 +11,11 @@ import sys
 from pathlib import Path
 
 import psycopg
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry
 
 from collectors.metrics import CollectorMetrics
 from collectors.service import CollectOptions, CollectorService
-from ioc import db, migrate
+from ioc import db, migrate, selfmetrics
 from ioc.config import ConfigError, ConfigHolder
 from ioc.settings import Settings, SettingsError
 
@@ -40,10 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="config directory (default: IOC_CONFIG_DIR or ./config)")
     p.add_argument("--shard", type=parse_shard, default=(0, 1), metavar="I/N",
                    help="collect only shard I of N (0-based; a stable hash of the target id)")
-    p.add_argument("--metrics-port", type=int, default=None, metavar="N",
-                   help="expose the collector's own Prometheus metrics on this port")
-    p.add_argument("--metrics-addr", default="127.0.0.1",
-                   help="address for --metrics-port (default 127.0.0.1; 0.0.0.0 for all)")
+    selfmetrics.add_arguments(p, "the collector")
     p.add_argument("--once", action="store_true",
                    help="collect every target once, store (or spool) the results and exit")
     p.add_argument("--collector-id", default="",
@@ -71,9 +68,10 @@ def cmd_collect(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     metrics = CollectorMetrics.create(CollectorRegistry())
-    if args.metrics_port is not None:
-        start_http_server(args.metrics_port, addr=args.metrics_addr, registry=metrics.registry)
-        log.info("self-metrics on http://%s:%d/metrics", args.metrics_addr, args.metrics_port)
+    problem = selfmetrics.serve(metrics.registry, args.metrics_port, args.metrics_host)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     service = CollectorService(settings.database_url, holder, settings.state_dir / "spool",
                                options, metrics)
     asyncio.run(_main(service))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 _LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -21,6 +21,9 @@ class CollectorMetrics:
     flush_duration: Histogram
     rows_written: Counter
     spool_bytes: Gauge
+    spool_pending: Gauge
+    spool_segments: Gauge
+    spool_dropped_bytes: Counter
     spool_batches: Counter
     spool_replayed: Counter
     spool_problems: Counter
@@ -29,8 +32,9 @@ class CollectorMetrics:
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> CollectorMetrics:
-        """Register every metric on `registry`."""
+        """Register every metric on `registry` (and the process's CPU, memory, descriptors)."""
         r = registry
+        ProcessCollector(registry=r)
         return cls(
             registry=r,
             probes=Counter("ioc_collector_probes", "Collections run, by kind.", ["kind"],
@@ -49,6 +53,14 @@ class CollectorMetrics:
                                  "Rows (results and samples) sent to the database.", registry=r),
             spool_bytes=Gauge("ioc_collector_spool_bytes", "Bytes waiting in the on-disk spool.",
                               registry=r),
+            spool_pending=Gauge("ioc_collector_spool_pending_batches",
+                                "Batches in the on-disk spool (replayed ones until their file "
+                                "is removed).", registry=r),
+            spool_segments=Gauge("ioc_collector_spool_segments", "Files in the on-disk spool.",
+                                 registry=r),
+            spool_dropped_bytes=Counter("ioc_collector_spool_dropped_bytes",
+                                        "Bytes of spooled batches dropped because the spool "
+                                        "was full (samples lost).", registry=r),
             spool_batches=Counter("ioc_collector_spool_batches",
                                   "Batches written to the spool (database unreachable).",
                                   registry=r),

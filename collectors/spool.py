@@ -43,6 +43,8 @@ class Spool:
         self._fd: int | None = None
         self._current: Path | None = None
         self._current_size = 0
+        self._current_records = 0
+        self._records: dict[Path, int] = {}  # sealed segments never change: count them once
         directory.mkdir(parents=True, exist_ok=True)
 
     def segments(self) -> list[Path]:
@@ -52,6 +54,25 @@ class Spool:
     def size_bytes(self) -> int:
         """Bytes held on disk."""
         return sum(p.stat().st_size for p in self.segments() if p.exists())
+
+    def records(self) -> int:
+        """Batches held on disk (records whose header is intact; replayed ones included until
+        their segment is removed)."""
+        found = self.segments()
+        self._records = {p: self._records[p] for p in found if p in self._records}
+        total = 0
+        for path in found:
+            if path == self._current:
+                total += self._current_records
+            elif path in self._records:
+                total += self._records[path]
+            else:
+                try:
+                    data = path.read_bytes()
+                except FileNotFoundError:  # removed meanwhile (replayed or dropped)
+                    continue
+                total += self._records.setdefault(path, count_records(data))
+        return total
 
     def has_sealed(self) -> bool:
         """True when some segment other than the one being appended to holds records."""
@@ -68,12 +89,16 @@ class Spool:
         os.write(self._fd, record)
         os.fsync(self._fd)
         self._current_size += len(record)
+        self._current_records += 1
 
     def seal(self) -> None:
         """Close the segment being appended to; the next append starts a new one."""
         if self._fd is not None:
             os.close(self._fd)
+        if self._current is not None:
+            self._records[self._current] = self._current_records
         self._fd, self._current, self._current_size = None, None, 0
+        self._current_records = 0
 
     def sealed(self) -> list[Path]:
         """Segments ready to replay, oldest first."""
@@ -99,6 +124,7 @@ class Spool:
         self._current = self.directory / f"{seq:012d}{_SUFFIX}"
         self._fd = os.open(self._current, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
         self._current_size = 0
+        self._current_records = 0
         dir_fd = os.open(self.directory, os.O_RDONLY)
         try:
             os.fsync(dir_fd)  # the new file's name must survive a crash too
@@ -117,6 +143,23 @@ class Spool:
             path.unlink()
             self.dropped_bytes += size
             total -= size
+
+
+def count_records(data: bytes) -> int:
+    """How many records a segment's bytes hold, from their headers alone (no decompression)."""
+    count = pos = 0
+    while len(data) - pos >= _HEADER.size:
+        magic, length, _ = _HEADER.unpack_from(data, pos)
+        if magic != MAGIC:
+            pos = data.find(MAGIC, pos + 1)
+            if pos < 0:
+                break
+            continue
+        if len(data) - pos - _HEADER.size < length:
+            break
+        count += 1
+        pos += _HEADER.size + length
+    return count
 
 
 def read_segment(path: Path) -> Segment:

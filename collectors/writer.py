@@ -48,6 +48,7 @@ class BatchWriter:
         self._series = SeriesCache()
         self._retry_at = 0.0
         self._progress: dict[str, int] = {}
+        self._dropped_seen = 0
         self.stored_rows = 0
 
     def add(self, outcome: Outcome, event: str | None = None) -> None:
@@ -80,7 +81,17 @@ class BatchWriter:
         elif len(batch) or batch.events:
             if not await self._write(batch):
                 await self._spool(batch)
-        self._metrics.spool_bytes.set(await asyncio.to_thread(self.spool.size_bytes))
+        await asyncio.to_thread(self._spool_gauges)
+
+    def _spool_gauges(self) -> None:
+        """Spool size in bytes, files and batches still to replay; bytes dropped when full."""
+        m = self._metrics
+        m.spool_bytes.set(self.spool.size_bytes())
+        m.spool_segments.set(len(self.spool.segments()))
+        m.spool_pending.set(max(0, self.spool.records() - sum(self._progress.values())))
+        if self.spool.dropped_bytes > self._dropped_seen:
+            m.spool_dropped_bytes.inc(self.spool.dropped_bytes - self._dropped_seen)
+            self._dropped_seen = self.spool.dropped_bytes
 
     async def stop(self, task: asyncio.Task[None]) -> None:
         """End `run` (running as `task`) after the flush under way; never cut a flush short."""

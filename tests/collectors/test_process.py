@@ -80,6 +80,9 @@ async def test_killed_collector_spool_is_replayed_on_next_start(
     assert rows == {t: n + 1 for t, n in expected.items()}  # the spool, then one --once run
     assert not list(spool.glob("*.spool"))
     assert "ioc_collector_spool_batches_total" in exposition
+    pending = [line for line in exposition.splitlines()
+               if line.startswith("ioc_collector_spool_pending_batches ")]
+    assert pending and float(pending[0].split()[1]) >= 1, pending
     assert 'ioc_collector_probes_total{kind="http"}' in exposition
     check = subprocess.run(["promtool", "check", "metrics"], input=exposition.encode(),
                            capture_output=True)

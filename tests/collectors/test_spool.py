@@ -64,3 +64,20 @@ def test_full_spool_drops_the_oldest_segments(tmp_path: Path) -> None:
     kept = records(spool)
     assert kept[-1].startswith(b"batch 0039")
     assert not kept[0].startswith(b"batch 0000")
+
+
+def test_records_counts_batches_across_segments_restarts_and_drops(tmp_path: Path) -> None:
+    spool = Spool(tmp_path, segment_bytes=300)
+    assert spool.records() == 0
+    fill(spool, 7)
+    assert spool.records() == 7 == len(records(spool))
+    spool.seal()
+    again = Spool(tmp_path, max_bytes=1500, segment_bytes=300)  # a restart counts the files
+    assert again.records() == 7
+    fill(again, 20, start=7)
+    assert again.dropped_bytes > 0  # the oldest files went to make room
+    assert again.records() == len(records(again)) < 27
+    newest = again.segments()[-1]
+    again.seal()
+    newest.write_bytes(newest.read_bytes()[:-5])  # a torn record is not a batch
+    assert Spool(tmp_path).records() == len(records(again))

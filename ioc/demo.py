@@ -151,8 +151,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   file=sys.stderr)
             return 1
         _say(4, "starting the collectors and the alert engine")
-        children.start("collector", [*_ioc(), "collect"], env)
-        children.start("alerts", [*_ioc(), "alerts"], env)
+        metrics_port = base + 1000  # self-metrics (loopback): collector, then alert engine
+        children.start("collector", [*_ioc(), "collect", "--metrics-port", str(metrics_port)],
+                       env)
+        children.start("alerts", [*_ioc(), "alerts", "--metrics-port", str(metrics_port + 1)],
+                       env)
         _say(5, f"starting the API and wall page on port {args.port}")
         children.start("api", [*_ioc(), "serve", "--port", str(args.port)], env)
         if not _wait_http(f"http://127.0.0.1:{args.port}/readyz", 60, children):

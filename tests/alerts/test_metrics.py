@@ -11,7 +11,15 @@ import psycopg
 from alerts.engine import Engine
 from alerts.metrics import AlertMetrics
 from alerts.outbox import Outbox
-from tests.alerts.support import SECRET, Receiver, add_target, down_rule, make_config, probe, webhook
+from tests.alerts.support import (
+    SECRET,
+    Receiver,
+    add_target,
+    down_rule,
+    make_config,
+    probe,
+    webhook,
+)
 from tests.collectors.loopback import closed_port
 
 STEP = timedelta(seconds=10)

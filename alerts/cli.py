@@ -20,8 +20,9 @@ from alerts.engine import Engine, run_engine, utc_now
 from alerts.metrics import AlertMetrics
 from alerts.outbox import Backoff, Outbox, run_worker
 from ioc import db, selfmetrics
-from ioc.config import ConfigError, load_config
+from ioc.config import ConfigError, ConfigHolder
 from ioc.config.types import parse_duration
+from ioc.config_sync import ConfigSyncer
 from ioc.settings import Settings, redact_url, settings_or_exit
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                    "claimed by a worker that died is sent again after this (default 60s)")
     p.add_argument("--give-up-after", type=parse_duration, default=timedelta(hours=24),
                    help="stop retrying a message this long after it was created (24h)")
+    p.add_argument("--reload", type=float, default=10.0, help="seconds between looks at the "
+                   "config files; SIGHUP reloads at once (default 10)")
     selfmetrics.add_arguments(p, "the alert engine")
     p.set_defaults(func=cmd_run)
     actions = p.add_subparsers(title="actions", metavar="ACTION")
@@ -60,11 +63,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     settings = settings_or_exit()
     try:
-        cfg = load_config(settings.config_dir)
+        holder = ConfigHolder(settings.config_dir)
     except ConfigError as exc:
         print(f"error: the config in {settings.config_dir} cannot be used:\n{exc}",
               file=sys.stderr)
         return 2
+    cfg = holder.config
     backoff = Backoff(args.backoff_base, args.backoff_cap, args.give_up_after)
     metrics = AlertMetrics(database_url=settings.database_url,
                            channels=[c.name for c in cfg.channels])
@@ -73,7 +77,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
-        asyncio.run(_serve(settings, cfg, args, backoff, metrics))
+        asyncio.run(_serve(settings, holder, args, backoff, metrics))
     except (OSError, psycopg.OperationalError) as exc:
         print(f"error: cannot reach the database {redact_url(settings.database_url)}: "
               f"{type(exc).__name__}", file=sys.stderr)
@@ -81,29 +85,57 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-async def _serve(settings: Settings, cfg: Any, args: argparse.Namespace,
+async def _serve(settings: Settings, holder: ConfigHolder, args: argparse.Namespace,
                  backoff: Backoff, metrics: AlertMetrics) -> None:
     """Run the engine and the delivery workers until SIGTERM/SIGINT.
 
     A database that cannot be reached at start is an error (exit 1). One lost later (a restart,
     a failover) is waited out: the connections are opened again and work resumes, because a
-    process that stays up on dead connections is never restarted by a supervisor.
+    process that stays up on dead connections is never restarted by a supervisor. A config
+    reload (files changed, or SIGHUP) writes the config's copy in the database and restarts the
+    engine and workers on the new config, on the same connections.
     """
-    stop = asyncio.Event()
+    stop, reload_now, reloaded = asyncio.Event(), asyncio.Event(), asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_now.set)
+    syncer = ConfigSyncer.for_url(settings.database_url, holder, app="ioc-alerts-config").attach()
+    await asyncio.to_thread(syncer.ensure)
+    watcher = asyncio.create_task(_watch_config(holder, syncer, args.reload, reload_now,
+                                                reloaded))
     conns = await _connect(settings.database_url)
     while True:
-        await _serve_round(settings, cfg, args, backoff, conns, stop, metrics)
+        reloaded.clear()
+        await _serve_round(settings, holder.config, args, backoff, conns, stop, metrics,
+                           reloaded)
+        if reloaded.is_set() and not stop.is_set() and not any(c.closed or c.broken
+                                                               for c in conns):
+            log.info("alerts: config reloaded; restarting the engine on it")
+            continue
         for conn in conns:
             await conn.close()
         if stop.is_set():
+            watcher.cancel()
             return
         log.warning("alerts: lost the database; reconnecting")
         conns = await _reconnect(settings.database_url, stop)
         if not conns:
+            watcher.cancel()
             return
+
+
+async def _watch_config(holder: ConfigHolder, syncer: ConfigSyncer, every_s: float,
+                        reload_now: asyncio.Event, reloaded: asyncio.Event) -> None:
+    """Reload the config when its files change (polled) or on SIGHUP; the holder's listener
+    writes it to the database, `ensure` retries a write that failed."""
+    while True:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(reload_now.wait(), every_s)
+        reload_now.clear()
+        if (await asyncio.to_thread(holder.reload)).changed:
+            reloaded.set()
+        await asyncio.to_thread(syncer.ensure)
 
 
 async def _connect(url: str) -> list[psycopg.AsyncConnection[Any]]:
@@ -126,14 +158,14 @@ async def _reconnect(url: str, stop: asyncio.Event) -> list[psycopg.AsyncConnect
 
 async def _serve_round(settings: Settings, cfg: Any, args: argparse.Namespace, backoff: Backoff,
                        conns: list[psycopg.AsyncConnection[Any]], stop: asyncio.Event,
-                       metrics: AlertMetrics) -> None:
-    """Work on these connections until `stop` is set or one of them is lost."""
+                       metrics: AlertMetrics, reloaded: asyncio.Event) -> None:
+    """Work on these connections until `stop` or `reloaded` is set or one of them is lost."""
     lock_conn, engine_conn, worker_conn = conns
     done = asyncio.Event()
 
     async def watch() -> None:
         while not done.is_set():
-            if stop.is_set() or any(c.closed or c.broken for c in conns):
+            if stop.is_set() or reloaded.is_set() or any(c.closed or c.broken for c in conns):
                 done.set()
                 return
             with contextlib.suppress(TimeoutError):

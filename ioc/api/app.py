@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, suppress
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import psycopg
 from fastapi import FastAPI, Request
@@ -19,9 +20,10 @@ from ioc.api import metrics as api_metrics
 from ioc.api import redact
 from ioc.api.auth import Authenticator
 from ioc.api.csp import CSP
+from ioc.api.database import RETRY_AFTER_S, Database, DatabaseDown, lost_connection
 from ioc.api.deps import Services
 from ioc.api.edge import Edge
-from ioc.api.feed import WALL_KPIS, WallFeed, run_kpi_ticker, run_ticker
+from ioc.api.feed import PROVINCE_TZ, WALL_KPIS, WallFeed, run_kpi_ticker, run_ticker
 from ioc.api.live import Hub
 from ioc.api.ratelimit import FailureLimiter
 from ioc.api.routes import acklink, admin, alerts, docs, ops, status, wall
@@ -54,8 +56,12 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
                queue_size: int = 64, send_timeout_s: float = 5.0,
                wall_kpis: Sequence[str] = WALL_KPIS,
                config: Callable[[], ProvinceConfig | None] = lambda: None,
-               reload_config: Callable[[], ReloadResult] | None = None) -> FastAPI:
+               reload_config: Callable[[], ReloadResult] | None = None,
+               pool_wait_s: float = 5.0) -> FastAPI:
     """Build the app; `pool` is opened (if needed) and the live feed started on startup.
+
+    A request waits at most `pool_wait_s` for a pooled connection; while the database is known
+    to be unreachable it waits for nothing (503, see ioc.api.database).
 
     `config` returns the province config in use (push targets, on-call rota), or None;
     `reload_config` reloads it from its directory (admin: POST /api/v1/config/reload).
@@ -63,13 +69,15 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
     redact.install()
     metrics = api_metrics.ApiMetrics()
     limiter = limiter or FailureLimiter(clock=time.monotonic)
-    reader = StatusReader(pool, status_rules)
-    feed = WallFeed(pool, reader, clock, heartbeat_s=heartbeat_s, refresh_s=refresh_s,
-                    wall_kpis=wall_kpis)
-    hub = Hub(settings.database_url, metrics, feed.on_event, queue_size=queue_size,
+    database = Database(pool, settings.database_url, wait_s=pool_wait_s)
+    reader = StatusReader(database, status_rules)
+    feed = WallFeed(database, reader, clock, heartbeat_s=heartbeat_s, refresh_s=refresh_s,
+                    wall_kpis=wall_kpis, zone=lambda: _zone(config()))
+    hub = Hub(database, metrics, feed.on_event, queue_size=queue_size,
               send_timeout_s=send_timeout_s)
-    svc = Services(settings=settings, pool=pool, clock=clock, metrics=metrics, limiter=limiter,
-                   auth=Authenticator(pool, limiter, clock, metrics), status=reader,
+    svc = Services(settings=settings, pool=pool, db=database, clock=clock, metrics=metrics,
+                   limiter=limiter, auth=Authenticator(database, limiter, clock, metrics),
+                   status=reader,
                    feed=feed, hub=hub, config=config, reload_config=reload_config)
     app = FastAPI(
         title="IOC API", version="1",
@@ -92,7 +100,7 @@ def _mount(app: FastAPI, cors_origins: Sequence[str]) -> None:
     app.include_router(wall.router)
     app.include_router(docs.router)
     app.add_exception_handler(SourceUnavailable, _unavailable)  # type: ignore[arg-type]
-    for exc in (psycopg.OperationalError, PoolTimeout):
+    for exc in (DatabaseDown, psycopg.OperationalError, PoolTimeout):
         app.add_exception_handler(exc, _database_down)
     if cors_origins:  # closed by default: no cross-origin browser access at all
         app.add_middleware(CORSMiddleware, allow_origins=list(cors_origins),
@@ -107,7 +115,8 @@ def _lifespan(svc: Services) -> Callable[[FastAPI], AbstractAsyncContextManager[
         opened = svc.pool.closed
         if opened:
             await svc.pool.open(wait=False)
-        tasks = [asyncio.create_task(svc.hub.listen(), name="ioc-live-listen"),
+        tasks = [asyncio.create_task(svc.db.watch(), name="ioc-database-watch"),
+                 asyncio.create_task(svc.hub.listen(), name="ioc-live-listen"),
                  asyncio.create_task(run_ticker(svc.feed, svc.hub.publish, svc.clock),
                                      name="ioc-live-ticker"),
                  asyncio.create_task(run_kpi_ticker(svc.feed, svc.hub.publish),
@@ -133,9 +142,18 @@ async def _unavailable(request: Request, exc: SourceUnavailable) -> JSONResponse
 
 
 async def _database_down(request: Request, exc: Exception) -> JSONResponse:
-    """The database is unreachable: a 503 the client may retry, never a 500 (the error text
-    may name the server, so it is logged by type only)."""
-    log.warning("%s %s: database unavailable (%s)", request.method, request.url.path,
-                type(exc).__name__)
+    """The database is unreachable: a 503 the client may retry, never a 500 or a 401 (a token
+    that cannot be checked is not refused). The outage itself is logged once, by the database
+    watcher; other database errors by type (their text may name the server)."""
+    if lost_connection(exc):
+        request.app.state.services.db.suspect()
+    else:
+        log.warning("%s %s: database error (%s)", request.method, request.url.path,
+                    type(exc).__name__)
     return JSONResponse({"detail": "database unavailable; retry later"}, status_code=503,
-                        headers={"Retry-After": "5"})
+                        headers={"Retry-After": str(RETRY_AFTER_S)})
+
+
+def _zone(config: ProvinceConfig | None) -> ZoneInfo:
+    """The province's time zone (the wall's clock and "today"), Asia/Ho_Chi_Minh by default."""
+    return config.province.tz if config is not None else PROVINCE_TZ

@@ -8,9 +8,9 @@ from datetime import datetime
 
 from fastapi import Depends, HTTPException, Request, WebSocket
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from psycopg_pool import AsyncConnectionPool
 
 from ioc.api import tokens
+from ioc.api.database import Database
 from ioc.api.metrics import ApiMetrics
 from ioc.api.ratelimit import FailureLimiter
 from ioc.api.tokens import Role
@@ -61,11 +61,15 @@ class AuthError(Exception):
 
 
 class Authenticator:
-    """Checks tokens against the database on every call, so a revocation applies at once."""
+    """Checks tokens against the database on every call, so a revocation applies at once.
 
-    def __init__(self, pool: AsyncConnectionPool, limiter: FailureLimiter,
+    A token that cannot be checked (the database is away) is neither accepted nor refused:
+    `DatabaseDown` (or the driver's error) propagates and the caller answers 503.
+    """
+
+    def __init__(self, database: Database, limiter: FailureLimiter,
                  clock: Callable[[], datetime], metrics: ApiMetrics) -> None:
-        self._pool = pool
+        self._db = database
         self._limiter = limiter
         self._clock = clock
         self._metrics = metrics
@@ -77,7 +81,7 @@ class Authenticator:
             raise AuthError(429, "too many failed authentications; retry later", wait)
         token = None
         if secret:
-            async with self._pool.connection() as conn:
+            async with self._db.connection() as conn:
                 token = await tokens.lookup(conn, secret, self._clock())
         if token is None:
             self._limiter.failed(client)

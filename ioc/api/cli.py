@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 
 from ioc.settings import settings_or_exit
@@ -39,6 +40,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     ConfigSyncer.for_url(settings.database_url, holder, app="ioc-api-config").attach(
     ).keep_trying()
     pool = make_pool(settings.database_url, min_size=2, max_size=20, app="ioc-api")
+    # The API's database watcher logs an outage once (and its end); the pool would add a line
+    # for every broken or refused connection.
+    logging.getLogger("psycopg.pool").setLevel(logging.ERROR)
     app = create_app(settings, pool, cors_origins=args.cors_origin,
                      config=lambda: holder.config, reload_config=holder.reload)
     print(f"IOC API on http://{host}:{port}/ (wall: /wall#token=..., docs: /api/docs)",

@@ -12,6 +12,7 @@ from fastapi import Depends, HTTPException, Query, Request
 from psycopg_pool import AsyncConnectionPool
 
 from ioc.api.auth import Authenticator
+from ioc.api.database import Database
 from ioc.api.feed import WallFeed
 from ioc.api.live import Hub
 from ioc.api.metrics import ApiMetrics
@@ -30,6 +31,7 @@ class Services:
 
     settings: Settings
     pool: AsyncConnectionPool
+    db: Database  # the pool behind the database's health: use db.connection()
     clock: Callable[[], datetime]
     metrics: ApiMetrics
     limiter: FailureLimiter
@@ -47,8 +49,9 @@ def services(request: Request) -> Services:
 
 
 async def connection(request: Request) -> AsyncIterator[psycopg.AsyncConnection]:
-    """A pooled connection for the duration of one request."""
-    async with services(request).pool.connection() as conn:
+    """A pooled connection for the duration of one request (503 at once while the database
+    is known to be unreachable)."""
+    async with services(request).db.connection() as conn:
         yield conn
 
 

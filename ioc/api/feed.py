@@ -15,8 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from psycopg_pool import AsyncConnectionPool
-
+from ioc.api.database import Database, lost_connection
 from ioc.api.live import dumps
 from ioc.api.sources import SourceUnavailable
 from ioc.api.sources import alerts as alert_source
@@ -43,11 +42,13 @@ def day_start(now: datetime, tz: ZoneInfo = PROVINCE_TZ) -> datetime:
 class WallFeed:
     """Builds snapshots and deltas; remembers what it last published to send only changes."""
 
-    def __init__(self, pool: AsyncConnectionPool, status: StatusReader,
+    def __init__(self, database: Database, status: StatusReader,
                  clock: Callable[[], datetime], *, heartbeat_s: float = 15.0,
                  refresh_s: float = 5.0, kpi_every_s: float = 60.0,
-                 wall_kpis: Sequence[str] = WALL_KPIS, snapshot_ttl_s: float = 1.0) -> None:
-        self._pool = pool
+                 wall_kpis: Sequence[str] = WALL_KPIS, snapshot_ttl_s: float = 1.0,
+                 zone: Callable[[], ZoneInfo] = lambda: PROVINCE_TZ) -> None:
+        self.db = database
+        self.zone = zone  # the province's time zone: its "today", and the wall's clock
         self._status = status
         self._clock = clock
         self.heartbeat_s = heartbeat_s
@@ -73,6 +74,7 @@ class WallFeed:
             systems = await self._status.systems(now)
             snap = {
                 "type": "snapshot", "at": now, "heartbeat_s": self.heartbeat_s,
+                "timezone": self.zone().key,
                 "systems": systems, "alerts": await self.open_alerts(),
                 **(self._indicators or await self.indicators(now)),
             }
@@ -119,19 +121,23 @@ class WallFeed:
 
     async def open_alerts(self) -> list[dict[str, Any]]:
         try:
-            async with self._pool.connection() as conn:
+            async with self.db.connection() as conn:
                 return await alert_source.list_alerts(conn, states=OPEN_STATES, severity=None,
                                                       system=None, limit=50)
         except SourceUnavailable:
             return []
 
     async def indicators(self, now: datetime) -> dict[str, Any]:
-        """Today's KPIs against their targets and each system's availability, via `ioc_kpi`."""
-        start = day_start(now)
+        """Today's KPIs against their targets and each system's availability, via `ioc_kpi`.
+
+        A count the KPI layer leaves empty (nothing happened today) is 0: zero is data. A rate
+        without a denominator stays None (the wall shows "—").
+        """
+        start = day_start(now, self.zone())
         kpis: list[dict[str, Any]] = []
         availability: dict[str, float | None] = {}
         try:
-            async with self._pool.connection() as conn:
+            async with self.db.connection() as conn:
                 for system in SYSTEMS:
                     rows = await kpi_source.read(conn, "availability", start, now,
                                                  {"system": system})
@@ -142,24 +148,37 @@ class WallFeed:
                     since = now - timedelta(days=days) if days else start
                     rows = await kpi_source.read(conn, d["id"], since, now, {})
                     row = next((r for r in rows if not r["labels"]), rows[0] if rows else None)
+                    value = row["value"] if row else None
+                    if value is None and d.get("unit") == "count":
+                        value = 0
                     kpis.append({**d, "from": since, "to": now, "window_days": days,
-                                 "value": row["value"] if row else None})
+                                 "value": value})
         except (SourceUnavailable, kpi_source.KpiRefused) as exc:
             log.debug("wall KPIs unavailable: %s", exc)
         return {"kpis": kpis, "availability": availability}
 
 
 
+def _refresh_failed(feed: WallFeed, exc: Exception, what: str) -> None:
+    """A lost database is the watcher's to report (once); anything else is a bug to log."""
+    if lost_connection(exc):
+        feed.db.suspect()
+    else:
+        log.exception("live %s refresh failed", what)
+
+
 async def run_ticker(feed: WallFeed, publish: Callable[[dict[str, Any]], None],
                      clock: Callable[[], datetime]) -> None:
-    """Heartbeats and status refreshes for the hub, forever."""
+    """Heartbeats and status refreshes for the hub, forever (heartbeats go on while the
+    database is away: the screens know they are connected and were told why nothing moves)."""
     next_beat = time.monotonic()
     while True:
         try:
-            for message in await feed.status_changes():
-                publish(message)
-        except Exception:  # keep the wall alive through a transient database error
-            log.exception("live status refresh failed")
+            if feed.db.up:
+                for message in await feed.status_changes():
+                    publish(message)
+        except Exception as exc:  # keep the wall alive through a transient database error
+            _refresh_failed(feed, exc, "status")
         if time.monotonic() >= next_beat:
             publish({"type": "heartbeat", "at": clock()})
             next_beat += feed.heartbeat_s
@@ -172,10 +191,11 @@ async def run_kpi_ticker(feed: WallFeed, publish: Callable[[dict[str, Any]], Non
     forced = False
     while True:
         try:
-            for message in await feed.kpi_changes(force=forced):
-                publish(message)
-        except Exception:  # keep the wall alive through a transient database error
-            log.exception("live KPI refresh failed")
+            if feed.db.up:
+                for message in await feed.kpi_changes(force=forced):
+                    publish(message)
+        except Exception as exc:  # keep the wall alive through a transient database error
+            _refresh_failed(feed, exc, "KPI")
         with suppress(TimeoutError):
             await asyncio.wait_for(feed.kpis_wanted.wait(), feed.kpi_every_s)
         forced = feed.kpis_wanted.is_set()

@@ -18,6 +18,7 @@ import psycopg
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from ioc.api.auth import Principal
+from ioc.api.database import Database, lost_connection
 from ioc.api.metrics import ApiMetrics
 
 log = logging.getLogger(__name__)
@@ -25,6 +26,9 @@ CHANNEL = "ioc_events"
 EventHandler = Callable[[dict[str, Any]], Awaitable[list[dict[str, Any]]]]
 CLOSE_SLOW = (1013, "too slow: reconnect")
 CLOSE_REVOKED = (1008, "token revoked")
+CLOSE_DATABASE_DOWN = (1013, "database unavailable")  # "try again later"
+# What screens are told when the database goes away (or is away when they connect).
+DATABASE_DOWN: dict[str, Any] = {"type": "database", "state": "down"}
 
 
 def dumps(message: dict[str, Any]) -> str:
@@ -58,10 +62,10 @@ class LiveClient:
 class Hub:
     """Fans messages out to clients; listens on `ioc_events` and reconnects with backoff."""
 
-    def __init__(self, database_url: str, metrics: ApiMetrics, handler: EventHandler, *,
+    def __init__(self, database: Database, metrics: ApiMetrics, handler: EventHandler, *,
                  queue_size: int = 64, send_timeout_s: float = 5.0,
                  reconnect_max_s: float = 30.0) -> None:
-        self._url = database_url
+        self._db = database
         self._metrics = metrics
         self._handler = handler
         self.queue_size = queue_size
@@ -69,6 +73,13 @@ class Hub:
         self.reconnect_max_s = reconnect_max_s
         self.clients: set[LiveClient] = set()
         self.listening = asyncio.Event()
+        database.subscribe(self._database_changed)
+
+    def _database_changed(self, up: bool) -> None:
+        """Tell every screen the database is gone; its return comes as the resync snapshot
+        once the listener is back."""
+        if not up:
+            self.publish(DATABASE_DOWN)
 
     def add(self, principal: Principal) -> LiveClient:
         client = LiveClient(principal, self.queue_size)
@@ -128,12 +139,14 @@ class Hub:
         client.close = None
 
     async def listen(self) -> None:
-        """Run the LISTEN loop forever, reconnecting with exponential backoff."""
+        """Run the LISTEN loop forever: after a lost connection, LISTEN again as soon as the
+        database is back (or with exponential backoff while it is thought reachable)."""
         backoff = 0.5
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(
-                        self._url, autocommit=True, application_name="ioc-api-listen") as conn:
+                        self._db.url, autocommit=True, application_name="ioc-api-listen",
+                        connect_timeout=self._db.connect_timeout_s) as conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
                     self._metrics.listener_up.set(1)
                     self.listening.set()
@@ -143,13 +156,20 @@ class Hub:
                     async for notify in conn.notifies():
                         await self.dispatch(notify.payload)
             except psycopg.Error as exc:
-                log.warning("live listener lost the database (%s); retrying in %.1fs",
-                            type(exc).__name__, backoff)
+                if lost_connection(exc):
+                    self._db.suspect()  # the database's watcher logs the outage once
+                else:
+                    log.warning("live listener failed (%s); retrying in %.1fs",
+                                type(exc).__name__, backoff)
             finally:
                 self._metrics.listener_up.set(0)
                 self.listening.clear()
             await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, self.reconnect_max_s)
+            if not self._db.up:
+                await self._db.wait_up()
+                backoff = 0.5
+            else:
+                backoff = min(backoff * 2, self.reconnect_max_s)
 
     async def dispatch(self, payload: str) -> None:
         """Handle one notification: token revocations here, the rest by the handler."""
@@ -168,8 +188,11 @@ class Hub:
             return
         try:
             messages = await self._handler(event)
-        except Exception:  # one bad event must not stop the feed for every screen
-            log.exception("live event handler failed for a %s event", kind)
+        except Exception as exc:  # one bad event must not stop the feed for every screen
+            if lost_connection(exc):
+                self._db.suspect()
+            else:
+                log.exception("live event handler failed for a %s event", kind)
             return
         for message in messages:
             self.publish(message)

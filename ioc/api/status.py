@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from psycopg_pool import AsyncConnectionPool
+from ioc.api.database import Database
 
 State = Literal["up", "slow", "down", "nodata"]
 SystemState = Literal["up", "degraded", "down", "nodata"]
@@ -105,14 +105,14 @@ def system_status(system: str, targets: list[dict[str, Any]]) -> dict[str, Any]:
 class StatusReader:
     """Reads target and system status from the database."""
 
-    def __init__(self, pool: AsyncConnectionPool, rules: StatusRules | None = None) -> None:
-        self._pool = pool
+    def __init__(self, database: Database, rules: StatusRules | None = None) -> None:
+        self._db = database
         self.rules = rules or StatusRules()
         self._recent: tuple[float, list[dict[str, Any]]] | None = None
         self._lock = asyncio.Lock()
 
     async def targets(self, now: datetime, system: str | None = None) -> list[dict[str, Any]]:
-        async with self._pool.connection() as conn:
+        async with self._db.connection() as conn:
             cur = await conn.execute(_LATEST, {"now": now, "system": system})
             rows = await cur.fetchall()
         return [target_status(r, now, self.rules) for r in rows]  # type: ignore[arg-type]

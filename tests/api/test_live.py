@@ -14,8 +14,10 @@ from websockets.asyncio.client import ClientConnection
 
 from ioc import db
 from ioc.api.auth import Principal
+from ioc.api.database import Database
 from ioc.api.live import CLOSE_SLOW, Hub
 from ioc.api.metrics import ApiMetrics
+from ioc.db import make_pool
 
 from .conftest import Tokens
 from .seed import add_alert, add_probe, add_target
@@ -104,8 +106,14 @@ def test_listener_recovers_and_resynchronises_clients(api_server: ApiServer,
     api_server.wait(lambda: api_server.app.state.services.hub.listening.is_set(), "listener")
 
 
+def _unused_database() -> Database:
+    """A database the hub is never made to reach (its pool is never opened)."""
+    url = "postgresql://unused"
+    return Database(make_pool(url), url)
+
+
 async def test_slow_client_is_dropped_and_others_get_everything() -> None:
-    hub = Hub("postgresql://unused", ApiMetrics(), _no_deltas, queue_size=3)
+    hub = Hub(_unused_database(), ApiMetrics(), _no_deltas, queue_size=3)
     slow, fast = (hub.add(Principal(i, f"wall-{i}", "viewer")) for i in (1, 2))
     received = []
     for i in range(10):
@@ -123,7 +131,7 @@ async def _no_deltas(event: dict[str, Any]) -> list[dict[str, Any]]:
 
 @pytest.mark.parametrize("payload", ["not json", "[1, 2]", '{"type": "token", "id": "x"}'])
 async def test_bad_event_payloads_are_ignored(payload: str) -> None:
-    hub = Hub("postgresql://unused", ApiMetrics(), _no_deltas)
+    hub = Hub(_unused_database(), ApiMetrics(), _no_deltas)
     client = hub.add(Principal(1, "wall-1", "viewer"))
     await hub.dispatch(payload)
     assert client.close is None and client.queue.empty()

@@ -57,7 +57,7 @@ async def confirm(request: Request, svc: Svc, token: Token) -> HTMLResponse:
              summary="Acknowledge through a signed one-click link")
 async def acknowledge(request: Request, svc: Svc, token: Token) -> HTMLResponse:
     _check(request, svc, token)
-    async with svc.pool.connection() as conn, tuple_rows(conn):
+    async with svc.db.connection() as conn, tuple_rows(conn):
         result = await acknowledge_link(conn, token, svc.settings.secret_key, svc.clock())
     status = 200 if result.outcome in ("acked", "already_acked") else 409
     return _page(result.message, f"<p>{escape(result.fingerprint)}</p>", status)

@@ -12,6 +12,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from ioc import db, migrate
 from ioc.api.auth import require
+from ioc.api.database import RETRY_AFTER_S
 from ioc.api.deps import Svc
 
 router = APIRouter(tags=["operations"])
@@ -25,6 +26,9 @@ async def healthz() -> dict[str, str]:
 @router.get("/readyz", summary="Database reachable and migrations current",
             responses={503: {"description": "not ready, with the reason"}})
 async def readyz(svc: Svc) -> JSONResponse:
+    if not svc.db.up:  # known from the watcher: answer now, without another connect attempt
+        return JSONResponse({"status": "unavailable", "reason": "database unreachable"},
+                            status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
     try:
         pending = await asyncio.wait_for(asyncio.to_thread(_pending, svc.settings.database_url),
                                          timeout=5)

@@ -10,11 +10,12 @@ from fastapi.responses import Response
 from psycopg_pool import PoolTimeout
 
 from ioc.api.auth import AuthError, client_address, websocket_secret
+from ioc.api.database import DatabaseDown, lost_connection
 from ioc.api.deps import Services
-from ioc.api.live import dumps
+from ioc.api.live import CLOSE_DATABASE_DOWN, DATABASE_DOWN, dumps
 
 router = APIRouter()
-DATABASE_DOWN = (psycopg.OperationalError, PoolTimeout)
+DATABASE_ERRORS = (DatabaseDown, psycopg.OperationalError, PoolTimeout)
 _FILES = {"wall.js": "text/javascript; charset=utf-8", "wall.css": "text/css; charset=utf-8",
           "favicon.svg": "image/svg+xml"}
 
@@ -40,7 +41,12 @@ async def wall_asset(name: str) -> Response:
 
 @router.websocket("/ws/live")
 async def live(ws: WebSocket) -> None:
-    """Snapshot on connect, then deltas; a viewer token is required."""
+    """Snapshot on connect, then deltas; a viewer token is required.
+
+    While the database is unreachable a token cannot be checked: the socket is accepted only to
+    say so (`{"type": "database", "state": "down"}`, no data) and closed with 1013 (try again
+    later), so the page can tell a lost database from a lost server.
+    """
     svc: Services = ws.app.state.services
     secret, protocol = websocket_secret(ws)
     try:
@@ -49,16 +55,17 @@ async def live(ws: WebSocket) -> None:
         # Closing before accepting makes the server answer the handshake with HTTP 403.
         await ws.close(code=1008, reason=exc.reason)
         return
-    except DATABASE_DOWN:
-        await ws.close(code=1011, reason="database unavailable")  # the page retries
+    except DATABASE_ERRORS as exc:
+        await ws.accept(subprotocol=protocol)
+        await _database_down(ws, svc, exc)
         return
     await ws.accept(subprotocol=protocol)
     client = svc.hub.add(principal)
     try:
         await ws.send_text(dumps(await svc.feed.snapshot()))
-    except DATABASE_DOWN:
+    except DATABASE_ERRORS as exc:
         svc.hub.remove(client)
-        await ws.close(code=1011, reason="database unavailable")
+        await _database_down(ws, svc, exc)
         return
     except (WebSocketDisconnect, RuntimeError, OSError):
         svc.hub.remove(client)  # gone before its snapshot arrived
@@ -67,3 +74,14 @@ async def live(ws: WebSocket) -> None:
         await svc.hub.serve(ws, client)
     finally:
         svc.hub.remove(client)
+
+
+async def _database_down(ws: WebSocket, svc: Services, exc: Exception) -> None:
+    """Tell an accepted socket the database is unreachable and close it (the page retries)."""
+    if lost_connection(exc):
+        svc.db.suspect()
+    try:
+        await ws.send_text(dumps({**DATABASE_DOWN, "timezone": svc.feed.zone().key}))
+        await ws.close(*CLOSE_DATABASE_DOWN)
+    except (WebSocketDisconnect, RuntimeError, OSError):
+        pass  # gone already

@@ -78,6 +78,7 @@ class Engine:
     async def cycle(self, now: datetime) -> CycleReport:
         """Evaluate the rules that are due at `now` and act on the result."""
         report = CycleReport()
+        self._started_at = self._started_at or now  # absence rules' start-up grace counts from it
         results = await self._evaluate_due(now, report)
         started = time.perf_counter()
         async with self.conn.transaction():
@@ -98,7 +99,7 @@ class Engine:
         return report
 
     async def _evaluate_due(self, now: datetime, report: CycleReport) -> dict[str, list[Sample]]:
-        ctx = Context(now=now, timezone=self.cfg.province.tz)
+        ctx = Context(now=now, timezone=self.cfg.province.tz, engine_started=self._started_at)
         results: dict[str, list[Sample]] = {}
         for rule in self.cfg.rules:
             if not rule.enabled or self._next.get(rule.id, now) > now:
@@ -133,6 +134,8 @@ class Engine:
         d = damping(rule)
         steady = []
         for fp, (labels, s) in seen.items():
+            if s.hold:  # no verdict yet (start-up grace, too few recent probes): keep the state
+                continue
             row = rows.get(fp)
             prev = store.to_state(row) if row else self._memory.get(fp, AlertState())
             new, transitions = step(prev, s.active, s.value, d, now)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alerts.rules.absence import Absence
 from alerts.rules.base import Context, RuleError, RuleKind, Sample
 from alerts.rules.burn import BurnRate
+from alerts.rules.down import Down
 from alerts.rules.kpi import KpiBelow
 from alerts.rules.query import SqlQuery
 from alerts.rules.recon import ReconBreaks
@@ -12,6 +13,7 @@ from alerts.rules.threshold import Threshold
 
 KINDS: dict[str, RuleKind] = {
     "threshold": Threshold(),
+    "down": Down(),
     "absence": Absence(),
     "burn_rate": BurnRate(),
     "kpi_below": KpiBelow(),

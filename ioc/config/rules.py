@@ -153,6 +153,20 @@ class AbsenceRule(RuleBase):
         return self
 
 
+class DownRule(RuleBase):
+    """A target is down when its latest N probes all failed (default 2: one never pages).
+
+    Judged on each target's own latest probes, so a total outage pages one probe interval after
+    the first failed probe. Probes older than (consecutive_failures + 1) × the target's interval
+    + 30s do not count; without recent probes an alert keeps its state.
+    """
+
+    kind: Literal["down"] = Field(description="`down`.")
+    consecutive_failures: int = Field(
+        default=2, ge=1, le=100, description="How many of a target's latest probes must all "
+        "have failed (2: one failed probe never pages).")
+
+
 class BurnWindow(Model):
     """One multi-window burn-rate condition (Google SRE workbook)."""
 
@@ -222,7 +236,8 @@ class SqlRule(RuleBase):
 
 
 Rule = Annotated[
-    ThresholdRule | AbsenceRule | BurnRateRule | KpiBelowRule | ReconBreaksRule | SqlRule,
+    ThresholdRule | DownRule | AbsenceRule | BurnRateRule | KpiBelowRule | ReconBreaksRule
+    | SqlRule,
     Field(discriminator="kind"),
 ]
 """Any rule, chosen by its `kind`."""

@@ -115,6 +115,9 @@ async def test_absence_of_target_data(conn: psycopg.AsyncConnection) -> None:
                        (NOW - timedelta(minutes=20),))
     await conn.execute("UPDATE targets SET updated_at = %s WHERE id <> 'never'",
                        (NOW - timedelta(seconds=30),))
+    # configured long ago (a target reconfigured within `after` gets a grace: test_grace.py)
+    await conn.execute("UPDATE targets SET updated_at = %s WHERE id = 'stale'",
+                       (NOW - timedelta(hours=1),))
     await probe(conn, "fresh", NOW - timedelta(seconds=20), True)
     await probe(conn, "stale", NOW - timedelta(minutes=10), True)
     got = await evaluate(conn, kind="absence", after="3m", selector={"system": "portal"})

@@ -70,7 +70,7 @@ def test_example_province_loads_without_errors_or_warnings() -> None:
     assert sorted(r.record_type for r in records) == [
         "agencies", "documents", "dossiers", "procedures", "reconciliation", "transactions"]
     assert {r.kind for r in config.rules} == {
-        "threshold", "absence", "burn_rate", "kpi_below", "recon_breaks", "sql"}
+        "threshold", "down", "absence", "burn_rate", "kpi_below", "recon_breaks", "sql"}
     assert {c.kind for c in config.channels} == {"webhook", "email", "telegram", "alertmanager"}
 
 
@@ -79,7 +79,7 @@ def test_example_targets_point_at_the_simulated_province_by_default() -> None:
     health = config.target("portal-health")
     assert isinstance(health, HttpTarget)
     assert health.url == "http://127.0.0.1:18081/health"
-    assert (health.interval, health.timeout) == (timedelta(seconds=15), timedelta(seconds=5))
+    assert (health.interval, health.timeout) == (timedelta(seconds=5), timedelta(seconds=3))
     stats = config.target("portal-stats")
     assert isinstance(stats, JsonTarget)
     assert stats.params == {"from": "{from}", "to": "{to}"}

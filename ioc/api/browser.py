@@ -13,6 +13,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Mapping
 from contextlib import ExitStack, suppress
 from pathlib import Path
 from types import TracebackType
@@ -34,11 +35,13 @@ class BrowserError(RuntimeError):
 
 
 class Chromium:
-    """One headless Chromium with one page, sized `width`×`height` CSS pixels."""
+    """One headless Chromium with one page, sized `width`×`height` CSS pixels; `env` adds to
+    its environment (e.g. TZ, to play a kiosk set to another time zone)."""
 
     def __init__(self, width: int = 1920, height: int = 1080, binary: str = CHROMIUM,
-                 timeout_s: float = 20.0) -> None:
+                 timeout_s: float = 20.0, env: Mapping[str, str] | None = None) -> None:
         self.width, self.height = width, height
+        self._env = {**os.environ, **(env or {})}
         self._binary = binary
         self._timeout = timeout_s
         self._ids = itertools.count(1)
@@ -55,7 +58,7 @@ class Chromium:
                 [self._binary, *FLAGS, f"--user-data-dir={self._dir / 'profile'}",
                  f"--remote-debugging-port={port}", f"--window-size={self.width},{self.height}",
                  "about:blank"],
-                stdout=log, stderr=log, start_new_session=True))
+                stdout=log, stderr=log, start_new_session=True, env=self._env))
             stack.callback(_stop, proc)
             page = self._page_url(port)
             self._ws = stack.enter_context(

@@ -1,4 +1,5 @@
-// The wall page: live over /ws/live, reconnecting with backoff, grey when data is stale.
+// The wall page: live over /ws/live, reconnecting with backoff, grey when data is stale or the
+// server has lost its database (it says so, then comes back by itself with a fresh snapshot).
 // All data is written with textContent (never innerHTML), so labels are shown as text.
 "use strict";
 
@@ -7,6 +8,7 @@ const I18N = {
     title: "Trung tâm Giám sát, điều hành thông minh",
     connecting: "Đang kết nối…", live: "Trực tuyến", stale: "Mất kết nối — dữ liệu cũ",
     offline: "Mất kết nối", notoken: "Thiếu mã truy cập (#token=...)",
+    dbdown: "Mất kết nối cơ sở dữ liệu",
     "sys.portal": "Cổng dịch vụ công", "sys.payments": "Thanh toán trực tuyến",
     "sys.documents": "Quản lý văn bản",
     "state.up": "Hoạt động tốt", "state.degraded": "Suy giảm", "state.down": "Gián đoạn",
@@ -23,6 +25,7 @@ const I18N = {
     title: "Smart Operations Centre",
     connecting: "Connecting…", live: "Live", stale: "Connection lost — stale data",
     offline: "Offline", notoken: "No access token (#token=...)",
+    dbdown: "Database unreachable",
     "sys.portal": "Public-service portal", "sys.payments": "Online payments",
     "sys.documents": "Document management",
     "state.up": "Healthy", "state.degraded": "Degraded", "state.down": "Down",
@@ -43,7 +46,8 @@ const T = (key) => I18N[LANG][key] ?? key;
 const LOCALE = LANG === "en" ? "en-GB" : "vi-VN";
 const view = {
   systems: {}, alerts: [], kpis: [], availability: {}, offset: 0, lastAt: 0,
-  heartbeatS: 15, live: false,
+  heartbeatS: 15, live: false, dbDown: false,
+  timezone: "Asia/Ho_Chi_Minh",  // until the server says which province's clock to show
 };
 
 function takeToken() {
@@ -66,6 +70,20 @@ function fmtNumber(v, digits) {
   return new Intl.NumberFormat(LOCALE, { maximumFractionDigits: digits }).format(v);
 }
 function fmtPercent(v) { return v == null ? "—" : fmtNumber(v * 100, 2) + "%"; }
+// Times of day on the province's clock, whatever the kiosk machine's time zone.
+const timeFormats = {};
+function fmtTime(ms) {
+  const zone = view.timezone;
+  if (!timeFormats[zone]) {
+    const opts = { hour: "2-digit", minute: "2-digit", second: "2-digit", hourCycle: "h23" };
+    try {
+      timeFormats[zone] = new Intl.DateTimeFormat(LOCALE, { ...opts, timeZone: zone });
+    } catch (e) {  // an unknown zone: the machine's, rather than no clock at all
+      timeFormats[zone] = new Intl.DateTimeFormat(LOCALE, opts);
+    }
+  }
+  return timeFormats[zone].format(ms);
+}
 function fmtAge(iso) {
   if (!iso) return "—";
   const s = Math.max(0, Math.round((serverNow() - Date.parse(iso)) / 1000));
@@ -93,7 +111,7 @@ function applyLanguage() {
 }
 
 function effectiveState(sys) {
-  if (!view.live || !sys) return "nodata";
+  if (!view.live || view.dbDown || !sys) return "nodata";
   if (sys.state !== "nodata" && sys.stale_at && serverNow() >= Date.parse(sys.stale_at)) {
     return "nodata";
   }
@@ -143,7 +161,9 @@ function renderAlerts() {
 }
 
 function kpiValue(k) {
-  if (k.value == null) return T("nodata");
+  // A count is 0 when nothing happened (the server sends 0); null is a rate without a
+  // denominator (nothing to divide), shown as a dash.
+  if (k.value == null) return "—";
   const unit = k.unit || "";
   if (unit === "ratio") return fmtPercent(k.value);
   if (unit === "count") return fmtNumber(k.value, 0);
@@ -178,15 +198,21 @@ function renderKpis() {
 function setConn(state) {
   $("#conn").dataset.state = state;
   text($("#conn-text"), T(state));
+  document.body.dataset.db = view.dbDown ? "down" : "up";
 }
 
 function handle(msg) {
+  if (msg.timezone) view.timezone = msg.timezone;
   if (msg.at) {
     view.offset = Date.parse(msg.at) - Date.now();
-    text($("#updated"), T("updated") + new Date(msg.at).toLocaleTimeString(LOCALE));
+    text($("#updated"), T("updated") + fmtTime(Date.parse(msg.at)));
   }
   view.lastAt = Date.now();
-  if (msg.type === "snapshot") {
+  if (msg.type === "database" && msg.state === "down") {
+    view.dbDown = true;  // until a snapshot arrives: the server sends one once it is back
+    setConn("dbdown");
+  } else if (msg.type === "snapshot") {
+    view.dbDown = false;
     view.heartbeatS = msg.heartbeat_s || 15;
     view.systems = {};
     for (const s of msg.systems || []) view.systems[s.system] = s;
@@ -213,14 +239,19 @@ function connect(token) {
   ws.onmessage = (ev) => {
     let msg;
     try { msg = JSON.parse(ev.data); } catch (e) { return; }
-    if (msg.type === "snapshot") { view.live = true; backoff = 1000; setConn("live"); }
+    if (msg.type === "snapshot") { view.live = true; backoff = 1000; }
     handle(msg);
+    if (msg.type === "snapshot") setConn("live");
   };
-  ws.onclose = () => {
+  ws.onclose = (ev) => {
     view.live = false;
-    setConn("offline");
+    // 1013 after a "database down" message: the server is there, its database is not; keep
+    // saying so and retry often, to be live again soon after it returns.
+    const dbDown = view.dbDown && ev.code === 1013;
+    view.dbDown = dbDown;
+    setConn(dbDown ? "dbdown" : "offline");
     render();
-    const wait = backoff * (0.75 + Math.random() * 0.5);
+    const wait = (dbDown ? Math.min(backoff, 4000) : backoff) * (0.75 + Math.random() * 0.5);
     backoff = Math.min(backoff * 2, 30000);
     setTimeout(() => connect(token), wait);
   };
@@ -228,7 +259,7 @@ function connect(token) {
 }
 
 function tick() {
-  text($("#clock"), new Date(serverNow()).toLocaleTimeString(LOCALE, { hour12: false }));
+  text($("#clock"), fmtTime(serverNow()));
   // No message, not even a heartbeat, for 2.5 heartbeats: the data cannot be trusted.
   if (view.live && Date.now() - view.lastAt > view.heartbeatS * 2500) {
     view.live = false;

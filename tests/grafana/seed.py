@@ -93,8 +93,10 @@ def seed_alerts(conn: psycopg.Connection) -> None:
 def seed(url: str, inv: Inventory) -> None:
     """Everything the dashboards read, consistent with NOW."""
     from .seed_business import seed_business  # it takes NOW and DAYS from here
+    from .seed_centre import seed_centre
 
     with psycopg.connect(url, autocommit=True) as conn:
         seed_probes(conn, seed_targets(inv))
         seed_alerts(conn)
         seed_business(conn)
+        seed_centre(conn)

@@ -4,13 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ioc.grafana.dashboards import alerts, documents, indicators, payments, portal, sla, wall
+from ioc.grafana.dashboards import (
+    alerts,
+    centre,
+    documents,
+    indicators,
+    payments,
+    portal,
+    sla,
+    wall,
+)
 from ioc.grafana.inventory import Inventory
 from ioc.grafana.model import Dashboard
 
 BUILDERS: tuple[Callable[[Inventory], Dashboard], ...] = (
     wall.build, portal.build, payments.build, documents.build, indicators.build, sla.build,
-    alerts.build,
+    alerts.build, centre.build,
 )
 
 # The screens the wall playlist cycles through, in order (the overview between each system).

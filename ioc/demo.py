@@ -1,15 +1,23 @@
 """`ioc demo`: the whole centre on the simulated province, in one command.
 
-Starts, as child processes: the simulated province (with days of history), the collectors, the
-alert engine and the API; waits until the wall page has live data; prints where to look. Ctrl-C
-(or SIGTERM) stops the children in reverse order, each with SIGTERM first so the collectors flush
-or spool what they hold.
+Starts, as child processes: the notification inbox (ioc.inbox: the webhook receiver and SMTP
+server the example channels point at, and a page showing what they received), the simulated
+province (with days of history), the collectors, the alert engine and the API; waits until the
+wall page has live data; prints where to look.
+
+Ctrl-C, SIGTERM and SIGHUP (the terminal closed) stop the children in reverse order, each with
+SIGTERM first so the collectors flush or spool what they hold. The children run in their own
+sessions (a Ctrl-C in the terminal reaches only the demo, which then stops them in order), so
+they would outlive a demo killed with SIGKILL: on Linux each asks the kernel for SIGTERM when its
+parent dies (prctl PR_SET_PDEATHSIG), which needs no code in the children and covers every way
+the demo can die, including an out-of-memory kill.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import ctypes
 import os
 import signal
 import subprocess
@@ -17,6 +25,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,8 +39,14 @@ from ioc.demo_push import DocumentPusher
 from ioc.settings import redact_url, settings_or_exit
 
 STEPS = 6
+DEFAULT_SIM_PORT_BASE = 18080
+INBOX_PORT_OFFSET = 10  # the inbox page and webhook: 18090, as config/channels.yaml expects
+SMTP_PORT_OFFSET = 11  # with the default base the inbox's SMTP is on 1025 (channels.yaml)
+DEFAULT_SMTP_PORT = 1025
 DEMO_TOKEN_NAME = "demo-wall"  # noqa: S105 - a label, not a secret
 PUSH_TOKEN_NAME = "documents-push"  # noqa: S105 - the push target's token_name in config/
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -42,8 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "wall page URL, the API docs and a viewer token. Ctrl-C stops everything.",
     )
     p.add_argument("--port", type=int, default=8080, help="API and wall page port (8080)")
-    p.add_argument("--sim-port-base", type=int, default=18080,
-                   help="first of four simulator ports: control, portal, payments, documents")
+    p.add_argument("--sim-port-base", type=int, default=DEFAULT_SIM_PORT_BASE,
+                   help="first of four simulator ports: control, portal, payments, documents; "
+                   "the notification inbox listens on base+10 (page and webhook) and on "
+                   "base+11 for SMTP (1025 with the default base)")
     p.add_argument("--backfill-days", type=int, default=7,
                    help="days of simulated history to create before going live (7)")
     p.add_argument("--seed", type=int, default=2026, help="simulation seed")
@@ -64,7 +81,7 @@ class Children:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = (self.log_dir / f"{name}.log").open("ab")
         proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+                                start_new_session=True, preexec_fn=_die_with_parent())
         self.procs.append((name, proc))
         return proc
 
@@ -82,9 +99,49 @@ class Children:
                 try:
                     proc.wait(timeout=15)
                 except subprocess.TimeoutExpired:
-                    print(f"  {name} did not stop in 15 s; killing it")
+                    _tell(f"  {name} did not stop in 15 s; killing it")
                     proc.kill()
                     proc.wait()
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A preexec_fn asking Linux to SIGTERM the child when the demo dies (even by SIGKILL).
+
+    Children are started from the main thread before any other thread exists (the death signal
+    follows the thread that forked, and a preexec_fn is only safe without threads).
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+    parent = os.getpid()
+
+    def arm() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0)
+        if os.getppid() != parent:  # the demo died before the request was made
+            os._exit(1)
+
+    return arm
+
+
+class Stopped(BaseException):
+    """A signal asked the demo to stop (raised from the handler, so start-up stops too)."""
+
+
+def _on_stop_signal(signum: int, frame: object) -> None:
+    for sig in STOP_SIGNALS:  # one stop: a second signal does not interrupt the stopping
+        signal.signal(sig, signal.SIG_IGN)
+    raise Stopped(signal.Signals(signum).name)
+
+
+def _tell(text: str) -> None:
+    """Print, unless the terminal is gone (SIGHUP): stopping the children matters more."""
+    try:
+        print(text, flush=True)
+    except OSError:
+        pass
 
 
 def _say(n: int, text: str) -> None:
@@ -122,6 +179,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "IOC_API_PORT": str(args.port),
         "IOC_PUBLIC_URL": f"http://127.0.0.1:{args.port}",
     })
+    inbox = plan_inbox(base, os.environ)
+    env.update(inbox.env)
     _say(1, f"database {redact_url(settings.database_url)}: applying migrations")
     with db.connect(settings.database_url) as conn:
         migrate.migrate(conn)
@@ -130,13 +189,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if check.returncode != 0:
         return check.returncode
     children = Children(log_dir=settings.state_dir / "logs")
-    stop_now = False
-
-    def on_signal(signum: int, frame: object) -> None:
-        nonlocal stop_now
-        stop_now = True
-
-    signal.signal(signal.SIGTERM, on_signal)
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _on_stop_signal)
     try:
         _say(3, f"starting the simulated province with {args.backfill_days} days of history")
         children.start("sim", [*_ioc(), "sim", "--port-base", str(base), "--seed",
@@ -150,7 +204,11 @@ def cmd_demo(args: argparse.Namespace) -> int:
                   f"({type(exc).__name__}); start the demo again: what was written is kept",
                   file=sys.stderr)
             return 1
-        _say(4, "starting the collectors and the alert engine")
+        _say(4, "starting the notification inbox, the collectors and the alert engine")
+        if inbox.argv:
+            children.start("inbox", [sys.executable, "-m", "ioc.inbox", *inbox.argv], env)
+            if not _wait_http(inbox.url, 30, children):
+                return _failed(children, "inbox")
         metrics_port = base + 1000  # self-metrics (loopback): collector, then alert engine
         children.start("collector", [*_ioc(), "collect", "--metrics-port", str(metrics_port)],
                        env)
@@ -166,20 +224,59 @@ def cmd_demo(args: argparse.Namespace) -> int:
         pusher.push_once(datetime.now(UTC))  # a first push before the wall is announced
         pusher.start()
         _say(6, f"live in {time.monotonic() - started:.0f} s")
-        _banner(args.port, base, token, settings.state_dir / "logs")
+        _banner(args.port, base, token, settings.state_dir / "logs", inbox)
         if args.exit_when_live:
             return 0
-        while not stop_now:
+        while True:
             dead = children.check()
             if dead:
                 return _failed(children, dead)
             time.sleep(0.5)
-        return 0
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, Stopped):
         return 0
     finally:
-        print("\nstopping …", flush=True)
+        for sig in STOP_SIGNALS:
+            signal.signal(sig, signal.SIG_IGN)
+        _tell("\nstopping …")
         children.stop()
+
+
+@dataclass(frozen=True)
+class InboxPlan:
+    """Which sides of the notification inbox the demo runs, and what the children are told."""
+
+    url: str
+    """The inbox page ('' when the user's own servers take both channels)."""
+    argv: tuple[str, ...]
+    """Arguments of `python -m ioc.inbox` (empty: no inbox)."""
+    env: dict[str, str]
+    own: tuple[str, ...]
+    """The user's own variables the demo respected."""
+
+
+def plan_inbox(base: int, environ: Mapping[str, str]) -> InboxPlan:
+    """Ports derived from the simulator's base; a side the user pointed elsewhere is not run.
+
+    config/channels.yaml reads IOC_WEBHOOK_URL and IOC_SMTP_HOST/IOC_SMTP_PORT; if the user set
+    them (a real SMTP server, their own receiver) the demo leaves them and that side alone.
+    """
+    http_port = base + INBOX_PORT_OFFSET
+    smtp_port = DEFAULT_SMTP_PORT if base == DEFAULT_SIM_PORT_BASE else base + SMTP_PORT_OFFSET
+    env: dict[str, str] = {}
+    argv = ["--http-port", str(http_port)]
+    own_webhook = bool(environ.get("IOC_WEBHOOK_URL"))
+    own_smtp = [v for v in ("IOC_SMTP_HOST", "IOC_SMTP_PORT") if environ.get(v)]
+    if own_webhook:
+        argv.append("--no-webhook")
+    else:
+        env["IOC_WEBHOOK_URL"] = f"http://127.0.0.1:{http_port}/hooks/ioc"
+    if not own_smtp:
+        env.update(IOC_SMTP_HOST="127.0.0.1", IOC_SMTP_PORT=str(smtp_port))
+        argv += ["--smtp-port", str(smtp_port)]
+    own = (("IOC_WEBHOOK_URL",) if own_webhook else ()) + tuple(own_smtp)
+    if own_webhook and own_smtp:
+        return InboxPlan("", (), env, own)
+    return InboxPlan(f"http://127.0.0.1:{http_port}/", tuple(argv), env, own)
 
 
 def _backfill_history(url: str, config_dir: Path, days: int, seed: int) -> None:
@@ -225,16 +322,26 @@ def _failed(children: Children, name: str) -> int:
     return 1
 
 
-def _banner(port: int, base: int, token: str, logs: Path) -> None:
+def _banner(port: int, base: int, token: str, logs: Path, inbox: InboxPlan) -> None:
+    if inbox.url:
+        notes = f"""  Notifications (e-mail and webhook received by the demo):
+                           {inbox.url}   (English: {inbox.url}?lang=en)"""
+    else:
+        notes = "  Notifications:           to your own servers"
+    if inbox.own:
+        notes += f"\n                           ({', '.join(inbox.own)} set: yours, used as set)"
     print(f"""
   Wall page (Vietnamese):  http://127.0.0.1:{port}/wall#token={token}
   Wall page (English):     http://127.0.0.1:{port}/wall?lang=en#token={token}
   API documentation:       http://127.0.0.1:{port}/docs
   Viewer token:            {token}
   Simulator control:       http://127.0.0.1:{base}/faults
+{notes}
 
   Trigger a fault (the portal goes down for 2 minutes):
       .venv/bin/ioc sim fault add outage --system portal --duration 2m --control-url http://127.0.0.1:{base}
+  then watch the wall turn red, the alert's e-mail and webhook arrive in the inbox (with a
+  one-click acknowledgement link), and the resolution once the portal is back.
   Weekly report:
       .venv/bin/ioc report weekly --format pdf --out report.pdf
   Logs: {logs}/        Ctrl-C stops everything.

@@ -28,8 +28,8 @@ from collectors.service import CollectOptions, CollectorService
 from ioc import db
 from ioc.config import ConfigHolder, ProvinceConfig
 from ioc.drill import script as sc
-from ioc.drill.receiver import Delivery, Receiver
 from ioc.drill.verdict import Verdict
+from ioc.inbox import Delivery, Inbox
 from sim import SimOptions, run_province
 
 log = logging.getLogger(__name__)
@@ -106,7 +106,7 @@ def foreign_data(url: str) -> list[str]:
 async def play(url: str, opts: DrillOptions, workdir: Path) -> Evidence:
     """Start everything, play the script, wait until the alerts settled, stop everything."""
     steps, minutes = sc.drill_script(opts.reduced)
-    receiver = Receiver()
+    receiver = Inbox(hooks={"/hook": sc.HOOK_SECRET})  # checks the signature too
     await receiver.start()
     try:
         sim = SimOptions(seed=opts.seed, speed=opts.scale, backfill_days=opts.backfill_days)
@@ -118,7 +118,7 @@ async def play(url: str, opts: DrillOptions, workdir: Path) -> Evidence:
             await _with_components(ev, holder, workdir, opts, minutes, province)
     finally:
         await receiver.stop()
-    ev.deliveries = list(receiver.deliveries)
+    ev.deliveries = [d for d in receiver.deliveries if d.accepted]  # HMAC checked
     ev.finished_at = utc_now()
     return ev
 

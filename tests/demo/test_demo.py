@@ -2,41 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 from ioc import db
-
-
-def _free_block(n: int) -> int:
-    """The first port of n consecutive free loopback ports."""
-    for _ in range(50):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            base = s.getsockname()[1]
-        if base + n >= 65535:
-            continue
-        socks = []
-        try:
-            for p in range(base, base + n):
-                s = socket.socket()
-                socks.append(s)
-                s.bind(("127.0.0.1", p))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in socks:
-                s.close()
-    raise RuntimeError("no block of free ports")
+from tests.demo.support import demo_env, demo_ports, free_block, listening
 
 
 def test_demo_starts_everything_and_exits_cleanly(fresh_db_url: str, tmp_path: Path) -> None:
-    base = _free_block(5)
-    env = {**os.environ, "IOC_DATABASE_URL": fresh_db_url, "IOC_STATE_DIR": str(tmp_path)}
+    base = free_block(12)
+    env = demo_env(fresh_db_url, tmp_path)
     out = subprocess.run(
         [sys.executable, "-m", "ioc.cli", "demo", "--exit-when-live", "--backfill-days", "1",
          "--sim-port-base", str(base), "--port", str(base + 4)],
@@ -44,6 +20,7 @@ def test_demo_starts_everything_and_exits_cleanly(fresh_db_url: str, tmp_path: P
     assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-2000:]
     assert f"http://127.0.0.1:{base + 4}/wall#token=ioc_" in out.stdout
     assert "[6/6] live in" in out.stdout
+    assert f"http://127.0.0.1:{base + 10}/" in out.stdout  # the notification inbox
     assert "password" not in out.stdout.replace("password=***", "")
     with db.connect(fresh_db_url) as conn:
         history = conn.execute(
@@ -57,6 +34,5 @@ def test_demo_starts_everything_and_exits_cleanly(fresh_db_url: str, tmp_path: P
     assert pushed == (1,)
     assert tokens == [("demo-wall", "viewer"), ("documents-push", "ingest")]
     # every child was stopped: nothing listens on the demo's ports any more
-    for port in range(base, base + 5):
-        with socket.socket() as s:
-            assert s.connect_ex(("127.0.0.1", port)) != 0
+    assert listening(demo_ports(base)) == []
+

@@ -1,0 +1,110 @@
+"""The notification inbox receives what the real notifiers send, checks the HMAC, escapes all."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import aiohttp
+import pytest
+
+from alerts.notify.base import Message, TransportError
+from alerts.notify.email import Email
+from alerts.notify.webhook import Webhook
+from ioc.config.channels import EmailChannel, WebhookChannel
+from ioc.inbox import Inbox
+
+SECRET = "inbox-test-secret"
+EVIL = "<script>alert(1)</script>"
+ACK = "http://127.0.0.1:8080/api/v1/alerts/ack/fp1.1.1.mac"
+
+
+def _event(target: str, fingerprint: str) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    return {"key": f"{fingerprint}:1", "kind": "firing", "status": "firing", "level": 0,
+            "fingerprint": fingerprint, "rule_id": "target-down", "rule": "Dịch vụ không phản hồi",
+            "labels": {"system": "portal", "target": target}, "severity": "critical",
+            "annotations": {"summary": f"{target} lỗi"}, "value": 0.0, "episode": 1,
+            "firing_at": now.isoformat(), "started_at": (now - timedelta(minutes=1)).isoformat(),
+            "resolved_at": None}
+
+
+def _message(channel: str, *events: dict[str, Any]) -> Message:
+    return Message(key=f"k-{channel}", channel=channel, recipient="", events=events,
+                   ack_urls={ev["fingerprint"]: f"{ACK}{i}" for i, ev in enumerate(events)},
+                   language="vi", sent_at=datetime.now(UTC))
+
+
+@pytest.fixture
+async def inbox() -> AsyncIterator[Inbox]:
+    box = Inbox(hooks={"/hooks/ioc": SECRET}, smtp_port=0)
+    await box.start()
+    try:
+        yield box
+    finally:
+        await box.stop()
+
+
+async def _get(url: str) -> tuple[int, str, dict[str, str]]:
+    async with aiohttp.ClientSession() as s, s.get(url) as r:
+        return r.status, await r.text(), dict(r.headers)
+
+
+async def test_signed_webhook_is_valid_and_a_forged_one_refused(inbox: Inbox) -> None:
+    async with aiohttp.ClientSession() as session:
+        good = Webhook(WebhookChannel.model_validate(
+            {"name": "ops", "kind": "webhook", "url": inbox.url, "hmac_secret": SECRET}), session)
+        msg = _message("ops", _event(EVIL, "fp-evil"), _event("portal-home", "fp-home"))
+        await good.send(good.render(msg), msg)
+        forged = Webhook(WebhookChannel.model_validate(
+            {"name": "ops", "kind": "webhook", "url": inbox.url, "hmac_secret": "guess"}),
+            session)
+        with pytest.raises(TransportError, match="HTTP 401") as refused:
+            await forged.send(forged.render(msg), msg)
+        assert refused.value.permanent
+    assert [d.hmac_ok for d in inbox.deliveries] == [True, False]
+    assert [d.accepted for d in inbox.deliveries] == [True, False]
+    assert inbox.statuses() == [("fp-evil", "firing"), ("fp-home", "firing")]
+    assert inbox.deliveries[0].ack_links() == {f"{ACK}0": EVIL, f"{ACK}1": "portal-home"}
+
+    status, page, headers = await _get(inbox.base_url + "/")
+    assert status == 200
+    assert "script-src 'self'" in headers["Content-Security-Policy"]
+    assert "<script" not in page  # the label is shown escaped, and the page has no script
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert '<html lang="vi">' in page and "Hộp thư thông báo" in page
+    assert "Hợp lệ" in page and "Sai hoặc thiếu: đã từ chối" in page
+    assert f'href="{ACK}1"' in page and "Xác nhận: portal-home" in page
+    assert '<meta http-equiv="refresh"' in page
+    _, english, _ = await _get(inbox.base_url + "/?lang=en")
+    assert '<html lang="en">' in english and "Notification inbox" in english
+    assert "Valid" in english and "Wrong or missing: refused" in english
+
+
+async def test_email_arrives_with_its_subject_and_ack_link(inbox: Inbox) -> None:
+    assert inbox.smtp_port
+    channel = EmailChannel.model_validate(
+        {"name": "oncall", "kind": "email", "host": "127.0.0.1", "port": inbox.smtp_port,
+         "security": "none", "from": "canhbao@example.org", "to": ["truc@example.org"]})
+    notifier = Email(channel)
+    msg = _message("oncall", _event("portal-dossiers", "fp-dossiers"))
+    await notifier.send(notifier.render(msg), msg)
+    [mail] = inbox.deliveries
+    assert mail.channel == "email" and mail.recipients == ("truc@example.org",)
+    assert mail.subject == "[ĐANG CẢNH BÁO] Nghiêm trọng: portal-dossiers lỗi"
+    assert mail.key == "k-oncall"
+    assert mail.ack_links() == {f"{ACK}0": "portal-dossiers"}
+    status, doc, _ = await _get(inbox.base_url + "/messages.json")
+    assert status == 200 and '"channel": "email"' in doc and f'"{ACK}0"' in doc
+
+
+async def test_an_unknown_path_or_a_body_that_is_not_json_is_refused(inbox: Inbox) -> None:
+    async with aiohttp.ClientSession() as s:
+        async with s.post(inbox.base_url + "/other", data=b"{}") as r:
+            assert r.status in (404, 405)
+        async with s.post(inbox.url, data=b"not json") as r:
+            assert r.status == 400
+    assert inbox.deliveries == []
+    _, page, _ = await _get(inbox.base_url + "/")
+    assert "Chưa nhận được thông báo nào" in page

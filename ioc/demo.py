@@ -35,6 +35,7 @@ import psycopg
 from ioc import db, history, migrate
 from ioc.api import tokens
 from ioc.config import load_config
+from ioc.config_sync import sync_config
 from ioc.demo_push import DocumentPusher
 from ioc.settings import redact_url, settings_or_exit
 
@@ -188,6 +189,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     check = subprocess.run([*_ioc(), "config", "check", str(config_dir)], env=env, check=False)
     if check.returncode != 0:
         return check.returncode
+    with db.connect(settings.database_url) as conn:  # the config's copy, as `ioc db migrate`
+        print(f"      {sync_config(conn, load_config(config_dir, env))}", flush=True)
     children = Children(log_dir=settings.state_dir / "logs")
     for sig in STOP_SIGNALS:
         signal.signal(sig, _on_stop_signal)

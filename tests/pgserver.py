@@ -56,7 +56,7 @@ class PgCluster:
         shutil.chown(self.root, "postgres", "postgres")
         self.data = self.root / "data"
         self.log = self.root / "server.log"
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"postgresql://postgres@127.0.0.1:{self.port}/ioc"
         self.running = False
 
@@ -107,7 +107,8 @@ class PgCluster:
             shutil.rmtree(self.root, ignore_errors=True)
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

@@ -246,13 +246,14 @@ function connect(token) {
   ws.onclose = (ev) => {
     view.live = false;
     // 1013 after a "database down" message: the server is there, its database is not; keep
-    // saying so and retry often, to be live again soon after it returns.
+    // saying so and retry every couple of seconds (cheap: no database work), to be live again
+    // soon after it returns.
     const dbDown = view.dbDown && ev.code === 1013;
     view.dbDown = dbDown;
     setConn(dbDown ? "dbdown" : "offline");
     render();
-    const wait = (dbDown ? Math.min(backoff, 4000) : backoff) * (0.75 + Math.random() * 0.5);
-    backoff = Math.min(backoff * 2, 30000);
+    const wait = (dbDown ? 2000 : backoff) * (0.75 + Math.random() * 0.5);
+    if (!dbDown) backoff = Math.min(backoff * 2, 30000);
     setTimeout(() => connect(token), wait);
   };
   view.socket = ws;

@@ -86,3 +86,27 @@ def test_forced_reload_rereads_environment(tmp_path: Path) -> None:
     assert not holder.reload().changed
     assert holder.reload(force=True).changed
     assert holder.config.target("portal-health").url == "http://127.0.0.1:2/health"  # type: ignore[union-attr]
+
+
+def test_listeners_hear_each_switch_to_a_new_config_only(tmp_path: Path,
+                                                         caplog: pytest.LogCaptureFixture) -> None:
+    directory = copy_of("minimal", tmp_path)
+    holder = ConfigHolder(directory, env={})
+    heard: list[str] = []
+    holder.add_listener(lambda config: heard.append(config.province.code))
+
+    def broken(config: object) -> None:
+        raise RuntimeError("listener bug")
+
+    holder.add_listener(broken)
+    assert not holder.reload().changed                      # unchanged: not called
+    province = directory / "province.yaml"
+    good = province.read_text()
+    province.write_text(good.replace("code: T01", "code: T01\n  colour: red"))
+    assert not holder.reload().ok                           # invalid: not called
+    assert heard == []
+    province.write_text(good.replace("T01", "T02"))
+    with caplog.at_level(logging.ERROR, logger="ioc.config"):
+        assert holder.reload().changed                      # a failing listener is logged
+    assert heard == ["T02"]
+    assert "config reload listener failed" in caplog.text and "listener bug" in caplog.text

@@ -4,6 +4,7 @@ and the long-running processes follow each reload. Real processes on real databa
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import shutil
 import signal
@@ -23,9 +24,9 @@ from psycopg import sql
 
 from ioc import db
 from ioc.api import tokens
-from ioc.config import load_config
+from ioc.config import ConfigHolder, load_config
 from ioc.config.types import SYSTEMS
-from ioc.config_sync import sync_config
+from ioc.config_sync import ConfigSyncer, sync_config
 from ioc.kpi import kpi_value
 from tests.kpi.records import dossier, load, local
 
@@ -283,3 +284,21 @@ def _ready(port: int) -> bool:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_a_syncer_retries_until_the_database_answers_then_follows_reloads(
+        fresh_db_url: str, config_copy: Path, caplog: pytest.LogCaptureFixture) -> None:
+    holder = ConfigHolder(config_copy)
+    where = {"url": "postgresql://ioc@127.0.0.1:1/nowhere?connect_timeout=2"}  # refused
+    syncer = ConfigSyncer(holder, lambda: db.connect(where["url"])).attach()
+    with caplog.at_level(logging.WARNING, logger="ioc.config_sync"):
+        assert syncer.ensure() is None
+    assert "config not written to the database (OperationalError); retrying later" in caplog.text
+    where["url"] = fresh_db_url
+    first = syncer.ensure()
+    assert first is not None and first.calendar_days > 0
+    assert syncer.ensure() is None                      # synced: not even a connection
+    _add_day_off(config_copy, date(2026, 4, 29))
+    assert holder.reload().changed                      # the listener syncs the new config
+    with db.connect(fresh_db_url) as conn:
+        assert _working(conn, date(2026, 4, 29)) is False

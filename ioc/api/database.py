@@ -19,7 +19,7 @@ import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 import psycopg
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
@@ -77,8 +77,10 @@ class Database:
         self._subscribers.append(callback)
 
     def suspect(self) -> None:
-        """A call failed as if the server were gone: probe now."""
-        self._suspect.set()
+        """A call failed as if the server were gone: probe now (while the database is known
+        to be down the watcher probes on its own clock, however many calls fail)."""
+        if self.up:
+            self._suspect.set()
 
     async def wait_up(self) -> None:
         """Return once the database is (again) believed reachable."""
@@ -116,8 +118,7 @@ class Database:
             if self.up:
                 await self._suspect.wait()
             else:
-                with suppress(TimeoutError):
-                    await asyncio.wait_for(self._suspect.wait(), self.probe_every_s)
+                await asyncio.sleep(self.probe_every_s)
             self._suspect.clear()
             reason = await self.probe()
             if reason is not None and self.up:

@@ -45,8 +45,8 @@ def _email_link(messages: list[dict[str, Any]], fingerprint: str) -> str | None:
 
 
 def _fetch(url: str, method: str = "GET") -> tuple[int, str]:
-    req = urllib.request.Request(url, method=method)  # noqa: S310 - the demo's loopback API
-    with urllib.request.urlopen(req, timeout=10) as r:  # noqa: S310
+    req = urllib.request.Request(url, method=method)
+    with urllib.request.urlopen(req, timeout=10) as r:
         return r.status, r.read().decode()
 
 

@@ -13,10 +13,13 @@ from alerts.notify.base import Message, TransportError
 from alerts.notify.email import Email
 from alerts.notify.webhook import Webhook
 from ioc.config.channels import EmailChannel, WebhookChannel
-from ioc.inbox import Inbox
+from ioc.demo import plan_inbox
+from ioc.inbox import Inbox, hooks_from_config
+from ioc.settings import PROJECT_ROOT
 
 SECRET = "inbox-test-secret"
 EVIL = "<script>alert(1)</script>"
+CONFIG = PROJECT_ROOT / "config"
 ACK = "http://127.0.0.1:8080/api/v1/alerts/ack/fp1.1.1.mac"
 
 
@@ -108,3 +111,37 @@ async def test_an_unknown_path_or_a_body_that_is_not_json_is_refused(inbox: Inbo
     assert inbox.deliveries == []
     _, page, _ = await _get(inbox.base_url + "/")
     assert "Chưa nhận được thông báo nào" in page
+
+
+def test_the_demo_derives_the_inbox_ports_and_respects_the_users_servers() -> None:
+    default = plan_inbox(18080, {})
+    assert default.url == "http://127.0.0.1:18090/"
+    assert default.argv == ("--http-port", "18090", "--smtp-port", "1025")
+    assert default.env == {"IOC_WEBHOOK_URL": "http://127.0.0.1:18090/hooks/ioc",
+                           "IOC_SMTP_HOST": "127.0.0.1", "IOC_SMTP_PORT": "1025"}
+    moved = plan_inbox(20000, {})
+    assert moved.argv == ("--http-port", "20010", "--smtp-port", "20011")
+    assert moved.env["IOC_WEBHOOK_URL"] == "http://127.0.0.1:20010/hooks/ioc"
+    assert moved.env["IOC_SMTP_PORT"] == "20011"
+    real_smtp = plan_inbox(20000, {"IOC_SMTP_HOST": "smtp.sonha.gov.vn"})
+    assert real_smtp.argv == ("--http-port", "20010")  # the page and the webhook only
+    assert "IOC_SMTP_HOST" not in real_smtp.env and "IOC_SMTP_PORT" not in real_smtp.env
+    assert real_smtp.own == ("IOC_SMTP_HOST",)
+    own_hook = plan_inbox(20000, {"IOC_WEBHOOK_URL": "https://hooks.example.org/ioc"})
+    assert "--no-webhook" in own_hook.argv and "IOC_WEBHOOK_URL" not in own_hook.env
+    both = plan_inbox(20000, {"IOC_WEBHOOK_URL": "https://hooks.example.org/ioc",
+                              "IOC_SMTP_PORT": "2525"})
+    assert both.argv == () and both.url == "" and both.env == {}
+
+
+def test_the_inbox_takes_the_webhook_secret_from_the_channel_config(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    plan = plan_inbox(20000, {})
+    for name, value in plan.env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("IOC_WEBHOOK_SECRET", raising=False)
+    assert hooks_from_config(CONFIG, "127.0.0.1", 20010) == {
+        "/hooks/ioc": "demo-only-webhook-secret"}
+    assert hooks_from_config(CONFIG, "127.0.0.1", 20011) == {}
+    monkeypatch.setenv("IOC_WEBHOOK_SECRET", "the-users-own")
+    assert hooks_from_config(CONFIG, "127.0.0.1", 20010) == {"/hooks/ioc": "the-users-own"}

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 
 
 class ApiMetrics:
-    """Request counts and latency by route template, websocket clients, live events."""
+    """Request counts and latency by route template, websocket clients, live events, and the
+    process's own CPU and memory."""
 
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry(auto_describe=True)
@@ -29,3 +30,4 @@ class ApiMetrics:
                               ["type"], registry=r)
         self.listener_up = Gauge("ioc_api_listener_connected",
                                  "1 while the LISTEN connection is up", registry=r)
+        ProcessCollector(registry=r)  # CPU, memory, open descriptors, start time

@@ -129,6 +129,7 @@ def test_api_metrics_need_a_token_and_pass_promtool(centre: Centre) -> None:
     viewer = {"Authorization": f"Bearer {centre.tokens['viewer']}"}
     text = scrape(url, 'route="/metrics",status="200"', viewer)
     assert scrape(url, "ioc_api_requests_total", scraper)
+    assert "\nprocess_resident_memory_bytes" in text
     assert promtool(text) == (0, "")
 
 

@@ -182,19 +182,20 @@ def cmd_demo(args: argparse.Namespace) -> int:
     })
     inbox = plan_inbox(base, os.environ)
     env.update(inbox.env)
-    _say(1, f"database {redact_url(settings.database_url)}: applying migrations")
-    with db.connect(settings.database_url) as conn:
-        migrate.migrate(conn)
-    _say(2, f"checking the province config in {config_dir}")
-    check = subprocess.run([*_ioc(), "config", "check", str(config_dir)], env=env, check=False)
-    if check.returncode != 0:
-        return check.returncode
-    with db.connect(settings.database_url) as conn:  # the config's copy, as `ioc db migrate`
-        print(f"      {sync_config(conn, load_config(config_dir, env))}", flush=True)
     children = Children(log_dir=settings.state_dir / "logs")
     for sig in STOP_SIGNALS:
         signal.signal(sig, _on_stop_signal)
     try:
+        _say(1, f"database {redact_url(settings.database_url)}: applying migrations")
+        with db.connect(settings.database_url) as conn:
+            migrate.migrate(conn)
+        _say(2, f"checking the province config in {config_dir}")
+        check = subprocess.run([*_ioc(), "config", "check", str(config_dir)], env=env,
+                               check=False)
+        if check.returncode != 0:
+            return check.returncode
+        with db.connect(settings.database_url) as conn:  # the config's copy, as `ioc db migrate`
+            print(f"      {sync_config(conn, load_config(config_dir, env))}", flush=True)
         _say(3, f"starting the simulated province with {args.backfill_days} days of history")
         children.start("sim", [*_ioc(), "sim", "--port-base", str(base), "--seed",
                                str(args.seed), "--backfill-days", str(args.backfill_days)], env)
@@ -240,7 +241,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
     finally:
         for sig in STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
-        _tell("\nstopping …")
+        if children.procs:
+            _tell("\nstopping …")
         children.stop()
 
 

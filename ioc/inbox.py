@@ -243,7 +243,7 @@ WORDS = {
         "valid": "Hợp lệ", "invalid": "Sai hoặc thiếu: đã từ chối", "unsigned": "Không ký",
         "na": "—", "ack_link": "Xác nhận", "to": "Gửi tới",
         "body": "Nội dung", "firing": "ĐANG CẢNH BÁO", "resolved": "ĐÃ KHẮC PHỤC",
-        "count": "{n} thông báo", "tz": "giờ Việt Nam",
+        "count": "{n} thông báo", "tz": "thời gian theo giờ Việt Nam",
     },
     "en": {
         "title": "Notification inbox (demo)",
@@ -262,7 +262,7 @@ WORDS = {
         "valid": "Valid", "invalid": "Wrong or missing: refused", "unsigned": "Not signed",
         "na": "—", "ack_link": "Acknowledge", "to": "To",
         "body": "Message", "firing": "FIRING", "resolved": "RESOLVED",
-        "count": "{n} notifications", "tz": "Vietnam time",
+        "count": "{n} notifications", "tz": "times in Vietnam time",
     },
 }
 
@@ -341,8 +341,8 @@ def render_page(inbox: Inbox, lang: str) -> str:
             f'<a class="lang" href="{other}">{_t(w["other"])}</a></header>'
             f'<p>{_t(w["intro"].format(s=REFRESH_S))}</p>'
             f'<ul class="sides">{"".join(f"<li>{_t(s)}</li>" for s in sides)}</ul>{note}'
-            f'<p class="count">{_t(w["count"].format(n=len(inbox.deliveries)))} '
-            f'({_t(w["time"]).lower()}: {_t(w["tz"])})</p>{table}</body></html>')
+            f'<p class="count">{_t(w["count"].format(n=len(inbox.deliveries)))} · '
+            f'{_t(w["tz"])}</p>{table}</body></html>')
 
 
 CSS = """

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from datetime import datetime
 
@@ -44,8 +45,17 @@ class SqlQuery:
         """Run the query once; each row becomes a sample."""
         t = self.target
         start = time.perf_counter()
+        # The server enforces statement_timeout; this guard also bounds a server that does not
+        # (a pooler that drops startup options, a server whose timer misbehaves).
+        guard = t.statement_timeout.total_seconds() + 1.0
         try:
-            rows = await self._query()
+            try:
+                async with asyncio.timeout(guard):
+                    rows = await self._query()
+            except TimeoutError:
+                await self.close()
+                raise CollectFailure("timeout", f"no answer within {guard:g} s; the server did "
+                                     "not enforce statement_timeout") from None
             samples = [self._sample(row, now) for row in rows]
         except CollectFailure as failure:
             return failed(t.id, now, failure, (time.perf_counter() - start) * 1000)

@@ -9,6 +9,7 @@ import socket
 import subprocess
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,12 @@ async def alertmanager(tmp_path: Path) -> AsyncIterator[str]:
         proc.wait(timeout=10)
 
 
+async def am_clock(session: aiohttp.ClientSession, url: str) -> datetime:
+    """Alertmanager's own clock (its Date header): it judges endsAt by it, not by ours."""
+    async with session.get(url + "/-/ready") as resp:
+        return parsedate_to_datetime(resp.headers["Date"]).astimezone(UTC)
+
+
 async def am_alerts(session: aiohttp.ClientSession, url: str) -> list[dict[str, Any]]:
     async with session.get(url + "/api/v2/alerts") as resp:
         assert resp.status == 200
@@ -80,8 +87,8 @@ async def test_alert_is_forwarded_to_alertmanager_and_resolves(
                       routing={"channels": ["central-am"], "group_wait": "0s"})
     await add_target(conn, "portal-home")
     engine, outbox = Engine(conn, cfg), Outbox(conn2, cfg, session, secret=SECRET)
-    # Alertmanager judges endsAt by its own clock: the outage happened a few seconds ago
-    now = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=5)
+    # Alertmanager judges endsAt by its own clock: the outage happened a few seconds ago by it
+    now = await am_clock(session, alertmanager) - timedelta(seconds=5)
     await probe(conn, "portal-home", now, ok=False)
     await engine.cycle(now)
     assert await outbox.drain(now) == {"sent": 1}

@@ -18,7 +18,6 @@ from ioc.config.targets import HttpTarget
 from tests.collectors.loopback import Loopback, closed_port
 
 
-
 def probe(url: str, **fields: Any) -> HttpProbe:
     target = HttpTarget.model_validate({"kind": "http", "id": "t", "system": "portal",
                                         "name": "Cổng", "url": url, "timeout": "2s", **fields})

@@ -57,6 +57,7 @@ class WallFeed:
         self._wall_kpis = list(wall_kpis)
         self._snapshot_ttl_s = snapshot_ttl_s
         self._cached: tuple[float, dict[str, Any]] | None = None
+        self._generation = 0
         self._lock = asyncio.Lock()
         self._last_systems: dict[str, str] = {}
         self._last_kpis = ""
@@ -70,6 +71,7 @@ class WallFeed:
         async with self._lock:
             if self._cached and time.monotonic() - self._cached[0] < self._snapshot_ttl_s:
                 return self._cached[1]
+            generation = self._generation
             now = self._clock()
             systems = await self._status.systems(now)
             snap = {
@@ -78,8 +80,15 @@ class WallFeed:
                 "systems": systems, "alerts": await self.open_alerts(),
                 **(self._indicators or await self.indicators(now)),
             }
-            self._cached = (time.monotonic(), snap)
+            if generation == self._generation:  # no delta went out meanwhile
+                self._cached = (time.monotonic(), snap)
             return snap
+
+    def _invalidate(self) -> None:
+        """Deltas are going out: a client connecting from now on must get a snapshot at least
+        as new as they are (else it would miss them)."""
+        self._generation += 1
+        self._cached = None
 
     async def on_event(self, event: dict[str, Any]) -> list[dict[str, Any]]:
         """Deltas for one ioc_events notification."""
@@ -87,12 +96,13 @@ class WallFeed:
         if kind == "status":
             return await self.status_changes()
         if kind == "alert":
+            self._invalidate()
             return [{"type": "alerts", "at": self._clock(), "alerts": await self.open_alerts()}]
         if kind == "kpi":
             self.kpis_wanted.set()  # recomputed by the KPI loop, not on the listener's time
             return []
         if kind == "resync":
-            self._cached = None
+            self._invalidate()
             return [await self.snapshot()]
         return []
 
@@ -105,6 +115,8 @@ class WallFeed:
             if self._last_systems.get(system["system"]) != text:
                 self._last_systems[system["system"]] = text
                 out.append({"type": "status", "at": now, "system": system})
+        if out:
+            self._invalidate()
         return out
 
     async def kpi_changes(self, force: bool = False) -> list[dict[str, Any]]:
@@ -117,6 +129,7 @@ class WallFeed:
         if text == self._last_kpis and not force:
             return []
         self._last_kpis = text
+        self._invalidate()
         return [{"type": "kpis", "at": now, **indicators}]
 
     async def open_alerts(self) -> list[dict[str, Any]]:

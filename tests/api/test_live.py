@@ -56,6 +56,31 @@ def test_snapshot_then_status_delta_on_notify(api_server: ApiServer, api_tokens:
     assert target["reason"] == "refused"
 
 
+def test_a_client_connecting_just_after_a_delta_gets_a_snapshot_as_new(
+        api_server: ApiServer, api_tokens: Tokens, api_db: str) -> None:
+    """Snapshots are shared for a second, but never across a delta: else a screen connecting
+    just after one would show the old state until the next change."""
+    add_target(api_db, "live-docs", "documents", interval_s=60)
+    add_probe(api_db, "live-docs", datetime.now(UTC), True)
+    url = f"{api_server.ws_url}?token={api_tokens.viewer}"
+
+    def docs(message: dict[str, Any]) -> str:
+        return str(next(s for s in message["systems"] if s["system"] == "documents")["state"])
+
+    async def run() -> tuple[str, str]:
+        async with websockets.connect(url) as first:
+            before = docs(await next_of(first, lambda m: m["type"] == "snapshot"))
+            await asyncio.to_thread(add_probe, api_db, "live-docs", datetime.now(UTC), False,
+                                    notify=True)
+            await next_of(first, lambda m: m["type"] == "status"
+                          and m["system"]["system"] == "documents"
+                          and m["system"]["state"] == "down")
+            async with websockets.connect(url) as second:  # within the snapshot's second
+                return before, docs(await next_of(second, lambda m: m["type"] == "snapshot"))
+
+    assert asyncio.run(run()) == ("up", "down")
+
+
 def test_alert_events_and_heartbeats_reach_clients(api_server: ApiServer, api_tokens: Tokens,
                                                    api_db: str) -> None:
     async def run() -> dict[str, Any]:

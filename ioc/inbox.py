@@ -4,8 +4,9 @@ One piece of code for the drill and the demo. The drill runs it in-process on a 
 reads `deliveries`; `ioc demo` runs it as a child process (`python -m ioc.inbox`) on ports derived
 from `--sim-port-base`, so that the notifications of the demo's alert engine arrive somewhere a
 newcomer can see them: `GET /` is a page (Vietnamese, `?lang=en` English) listing every message
-with its time, channel, subject, alerts, HMAC verdict and one-click acknowledgement links;
-`GET /messages.json` is the same as JSON.
+with its time, channel, subject, alerts, HMAC verdict and one-click acknowledgement links, which
+reloads itself every few seconds through a small static script (the CSP allows no inline one)
+unless a message is open; `GET /messages.json` is the same as JSON.
 
 The webhook side verifies `X-IOC-Signature` with the very function the notifier signs with
 (alerts.notify.webhook.signature): a missing or wrong signature is recorded and answered 401,
@@ -133,6 +134,7 @@ class Inbox:
         app.router.add_get("/", self._page)
         app.router.add_get("/messages.json", self._json)
         app.router.add_get("/inbox.css", self._css)
+        app.router.add_get("/inbox.js", self._js)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.http_port).start()
@@ -192,6 +194,10 @@ class Inbox:
 
     async def _css(self, request: web.Request) -> web.Response:
         return web.Response(text=CSS, content_type="text/css",
+                            headers={"Cache-Control": "no-cache"})
+
+    async def _js(self, request: web.Request) -> web.Response:
+        return web.Response(text=JS, content_type="text/javascript",
                             headers={"Cache-Control": "no-cache"})
 
     async def _page(self, request: web.Request) -> web.Response:
@@ -334,7 +340,8 @@ def render_page(inbox: Inbox, lang: str) -> str:
              else f'<p class="empty">{_t(w["empty"])}</p>')
     note = f"<p>{_t(inbox.note)}</p>" if inbox.note else ""
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-            f'<meta http-equiv="refresh" content="{REFRESH_S}">'
+            f'<script src="/inbox.js" defer></script>'
+            f'<noscript><meta http-equiv="refresh" content="{REFRESH_S}"></noscript>'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{_t(w["title"])} · IOC</title><link rel="stylesheet" href="/inbox.css">'
             f'</head><body><header><h1>{_t(w["title"])}</h1>'
@@ -344,6 +351,12 @@ def render_page(inbox: Inbox, lang: str) -> str:
             f'<p class="count">{_t(w["count"].format(n=len(inbox.deliveries)))} · '
             f'{_t(w["tz"])}</p>{table}</body></html>')
 
+
+JS = f"""// New notifications: reload every {REFRESH_S} s, unless a message is open for reading.
+setInterval(function () {{
+  if (!document.querySelector("details[open]")) {{ window.location.reload(); }}
+}}, {REFRESH_S * 1000});
+"""
 
 CSS = """
 body { font: 15px/1.4 system-ui, "Segoe UI", Roboto, sans-serif; margin: 1.5rem;

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import threading
+import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -12,6 +16,7 @@ import pytest
 from alerts.notify.base import Message, TransportError
 from alerts.notify.email import Email
 from alerts.notify.webhook import Webhook
+from ioc.api.browser import BrowserError, Chromium
 from ioc.config.channels import EmailChannel, WebhookChannel
 from ioc.demo import plan_inbox
 from ioc.inbox import Inbox, hooks_from_config
@@ -74,12 +79,14 @@ async def test_signed_webhook_is_valid_and_a_forged_one_refused(inbox: Inbox) ->
     status, page, headers = await _get(inbox.base_url + "/")
     assert status == 200
     assert "script-src 'self'" in headers["Content-Security-Policy"]
-    assert "<script" not in page  # the label is shown escaped, and the page has no script
-    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert EVIL not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # escaped
+    assert page.count("<script") == 1 and '<script src="/inbox.js" defer></script>' in page
     assert '<html lang="vi">' in page and "Hộp thư thông báo" in page
     assert "Hợp lệ" in page and "Sai hoặc thiếu: đã từ chối" in page
     assert f'href="{ACK}1"' in page and "Xác nhận: portal-home" in page
-    assert '<meta http-equiv="refresh"' in page
+    status, script, headers = await _get(inbox.base_url + "/inbox.js")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert "location.reload()" in script and "details[open]" in script
     _, english, _ = await _get(inbox.base_url + "/?lang=en")
     assert '<html lang="en">' in english and "Notification inbox" in english
     assert "Valid" in english and "Wrong or missing: refused" in english
@@ -145,3 +152,43 @@ def test_the_inbox_takes_the_webhook_secret_from_the_channel_config(
     assert hooks_from_config(CONFIG, "127.0.0.1", 20011) == {}
     monkeypatch.setenv("IOC_WEBHOOK_SECRET", "the-users-own")
     assert hooks_from_config(CONFIG, "127.0.0.1", 20010) == {"/hooks/ioc": "the-users-own"}
+
+
+def _across_reloads(browser: Chromium, expression: str, timeout_s: float) -> Any:
+    """Poll a truthy value, tolerating the moments the page is between two documents."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with contextlib.suppress(BrowserError):
+            value = browser.evaluate(expression)
+            if value:
+                return value
+        time.sleep(0.1)
+    raise AssertionError(f"the page never showed {expression}")
+
+
+@pytest.mark.slow
+async def test_the_page_shows_a_new_notification_by_itself_in_chromium(inbox: Inbox) -> None:
+    """The reload script runs under the page's CSP and brings in what arrived after opening."""
+    opened, seen = threading.Event(), threading.Event()
+    found: list[Any] = []
+
+    def browse() -> None:
+        with Chromium(1280, 800) as browser:
+            browser.open(inbox.base_url + "/")
+            browser.wait_for("document.querySelector('p.empty') !== null")
+            opened.set()
+            found.append(_across_reloads(
+                browser, "document.querySelector('td.subject')?.textContent", 30))
+            found.append(browser.evaluate("window.__csp"))
+            seen.set()
+
+    browsing = asyncio.create_task(asyncio.to_thread(browse))
+    assert await asyncio.to_thread(opened.wait, 60)
+    async with aiohttp.ClientSession() as session:
+        hook = Webhook(WebhookChannel.model_validate(
+            {"name": "ops", "kind": "webhook", "url": inbox.url, "hmac_secret": SECRET}), session)
+        msg = _message("ops", _event("portal-home", "fp-home"))
+        await hook.send(hook.render(msg), msg)
+    await browsing
+    assert seen.is_set()
+    assert found == ["[ĐANG CẢNH BÁO] Nghiêm trọng: portal-home lỗi", []]

@@ -10,11 +10,16 @@ import psycopg
 from ioc.kpi import read_kpi
 from ioc.report import lights
 from ioc.report.incidents import week_incidents
+from ioc.report.texts import intermediary_name
 from ioc.report.week import Week
 
 SYSTEMS = ("portal", "payments", "documents")
 INDICATORS = ("1.4", "2.1", "2.2", "3.3", "3.6", "4.1", "4.2", "5.4")
 SLOWEST = 5
+# A procedure or agency is ranked among the slowest only with at least this many dossiers in the
+# week (completed dossiers for procedures, judged ones for agencies): one late dossier of a rare
+# procedure says little. `build_report(min_dossiers=...)`, `ioc report weekly --min-dossiers`.
+MIN_DOSSIERS = 5
 
 
 def _by(conn: psycopg.Connection, kpi: str, week: Week, key: str,
@@ -51,6 +56,7 @@ def systems_section(conn: psycopg.Connection, week: Week) -> list[dict[str, Any]
     avail = _by(conn, "availability", week, "system")
     prev = _by(conn, "availability", week.previous(), "system")
     p95 = _by(conn, "latency.p95", week, "system", {"by": "system"})
+    p95_prev = _by(conn, "latency.p95", week.previous(), "system", {"by": "system"})
     budget = _by(conn, "slo.error_budget", week, "system")
     daily = _daily_availability(conn, week)
     out = []
@@ -60,6 +66,7 @@ def systems_section(conn: psycopg.Connection, week: Week) -> list[dict[str, Any]
         out.append({
             "system": s, "availability": avail.get(s), "availability_prev": prev.get(s),
             "objective": objective, "budget": budget.get(s), "latency_p95": p95.get(s),
+            "latency_p95_prev": p95_prev.get(s),
             "latency_objective": latency_objective, "daily": daily[s],
             "light_availability": lights.availability_light(avail.get(s), objective),
             "light_latency": lights.latency_light(p95.get(s), latency_objective),
@@ -74,12 +81,14 @@ def indicators_section(conn: psycopg.Connection, week: Week) -> list[dict[str, A
     prev = {r.labels["indicator"]: r for r in read_kpi(conn, "score.decision766",
                                                        week.previous().start, week.start)}
     values = {i: _one(conn, f"766.{i}", week) for i in INDICATORS}
+    values_prev = {i: _one(conn, f"766.{i}", week.previous()) for i in INDICATORS}
     out = []
     for i in INDICATORS:
         row, before = now.get(i), prev.get(i)
         max_score = row.denominator if row and row.denominator else 0.0
         out.append({
-            "id": i, "value": values[i], "rate": row.numerator if row else None,
+            "id": i, "value": values[i], "value_prev": values_prev[i],
+            "rate": row.numerator if row else None,
             "rate_prev": before.numerator if before else None,
             "score": row.value if row else None, "score_prev": before.value if before else None,
             "max": max_score,
@@ -92,9 +101,13 @@ def payments_section(conn: psycopg.Connection, week: Week) -> dict[str, Any]:
     """Payment success by intermediary and reconciliation: match rate, breaks, amount, age, and
     the transactions still awaiting their files (neither matched nor broken)."""
     match = _one(conn, "recon.match_rate", week)
+    success = _by(conn, "payments.success_rate", week, "intermediary")
+    before = _by(conn, "payments.success_rate", week.previous(), "intermediary")
+    lag = _by(conn, "payments.settlement_lag", week, "intermediary")
     return {
-        "success_rate": _by(conn, "payments.success_rate", week, "intermediary"),
-        "settlement_lag": _by(conn, "payments.settlement_lag", week, "intermediary"),
+        "intermediaries": [{"intermediary": k, "name": intermediary_name(k),
+                            "success_rate": v, "success_rate_prev": before.get(k),
+                            "settlement_lag": lag.get(k)} for k, v in success.items()],
         "match_rate": match,
         "match_rate_prev": _one(conn, "recon.match_rate", week.previous()),
         "breaks": {k: v for k, v in _by(conn, "recon.open_breaks", week, "kind").items()
@@ -106,53 +119,92 @@ def payments_section(conn: psycopg.Connection, week: Week) -> dict[str, Any]:
     }
 
 
+DOCUMENT_FIGURES = ("signing_rate", "electronic_rate", "national_axis_rate", "overdue")
+
+
 def documents_section(conn: psycopg.Connection, week: Week) -> dict[str, Any]:
-    return {k: _one(conn, f"documents.{k}", week)
-            for k in ("signing_rate", "electronic_rate", "national_axis_rate", "overdue")}
+    """The document figures, each with last week's (`<figure>_prev`)."""
+    out: dict[str, Any] = {}
+    for k in DOCUMENT_FIGURES:
+        out[k] = _one(conn, f"documents.{k}", week)
+        out[f"{k}_prev"] = _one(conn, f"documents.{k}", week.previous())
+    return out
 
 
-def slowest_section(conn: psycopg.Connection, week: Week) -> dict[str, list[dict[str, Any]]]:
-    """Procedures with the longest mean processing time; agencies with the lowest on-time rate."""
-    procs = [r for r in read_kpi(conn, "766.2.2", week.start, week.end, {"by": "procedure"})
-             if r.value is not None]
-    procs.sort(key=lambda r: (-(r.value or 0.0), r.labels["procedure"]))
+def slowest_section(conn: psycopg.Connection, week: Week, *,
+                    min_dossiers: int = MIN_DOSSIERS) -> dict[str, Any]:
+    """The slowest procedures and the agencies with the lowest on-time rate, last week beside.
+
+    Procedures are ranked by their mean processing time (766.2.2 by procedure, working days)
+    against the time the law allows them (the catalogue's `deadline_days`, working days): 120 %
+    means a dossier took on average a fifth longer than allowed. Procedures missing from the
+    catalogue have no allowed time and come after, by their days. Only procedures with at least
+    `min_dossiers` completed dossiers and agencies with at least `min_dossiers` judged dossiers
+    are ranked.
+    """
+    prev = week.previous()
+    procs = _slow_procedures(conn, week, min_dossiers)
+    procs_prev = {p["procedure"]: p for p in _slow_procedures(conn, prev, 1)}
     agencies = [r for r in read_kpi(conn, "766.2.1", week.start, week.end, {"by": "agency"})
-                if r.value is not None]
+                if r.value is not None and (r.denominator or 0) >= min_dossiers]
     agencies.sort(key=lambda r: (r.value or 0.0, r.labels["agency"]))
-    procs, agencies = procs[:SLOWEST], agencies[:SLOWEST]
-    names = _names(conn, [r.labels["procedure"] for r in procs],
-                   [r.labels["agency"] for r in agencies])
+    agencies = agencies[:SLOWEST]
+    before = _by(conn, "766.2.1", prev, "agency", {"by": "agency"})
+    names = _agency_names(conn, [r.labels["agency"] for r in agencies])
     return {
-        "procedures": [{"procedure": r.labels["procedure"], "days": r.value,
-                        "name": names[0].get(r.labels["procedure"]),
-                        "count": r.denominator} for r in procs],
+        "min_dossiers": min_dossiers,
+        "procedures": [{**p, "days_prev": procs_prev.get(p["procedure"], {}).get("days"),
+                        "ratio_prev": procs_prev.get(p["procedure"], {}).get("ratio")}
+                       for p in procs[:SLOWEST]],
         "agencies": [{"agency": r.labels["agency"], "rate": r.value,
-                      "name": names[1].get(r.labels["agency"]),
+                      "name": names.get(r.labels["agency"]),
                       "late": (r.denominator or 0) - (r.numerator or 0),
-                      "total": r.denominator} for r in agencies],
+                      "total": r.denominator,
+                      "rate_prev": before.get(r.labels["agency"])} for r in agencies],
     }
 
 
-def _names(conn: psycopg.Connection, procedures: list[str],
-           agencies: list[str]) -> tuple[dict[str, str], dict[str, str]]:
-    """Catalogue names of procedure and agency codes (absent when the catalogue lacks them).
+def _slow_procedures(conn: psycopg.Connection, week: Week,
+                     min_dossiers: int) -> list[dict[str, Any]]:
+    """Every procedure with enough completed dossiers, slowest against its allowed time first."""
+    rows = [r for r in read_kpi(conn, "766.2.2", week.start, week.end, {"by": "procedure"})
+            if r.value is not None and (r.denominator or 0) >= min_dossiers]
+    codes = [r.labels["procedure"] for r in rows]
+    catalogue = {c: (n, d) for c, n, d in conn.execute(
+        "SELECT code, name, deadline_days::float8 FROM procedures WHERE code = ANY(%s)",
+        (codes,)).fetchall()}
+    out = []
+    for r in rows:
+        name, allowed = catalogue.get(r.labels["procedure"], (None, None))
+        days = r.value or 0.0
+        out.append({"procedure": r.labels["procedure"], "name": name, "days": r.value,
+                    "allowed_days": allowed, "count": r.denominator,
+                    "ratio": days / allowed if allowed else None})
+    out.sort(key=lambda p: (p["ratio"] is None, -(p["ratio"] or 0.0), -p["days"],
+                            p["procedure"]))
+    return out
 
-    The names come from ioc_procedure_name / ioc_agency_name, as on the dashboards; they answer
-    the code itself for an unknown code, which here means "no name"."""
-    rows = conn.execute(
-        "SELECT 'p', c, ioc_procedure_name(c) FROM unnest(%s::text[]) c"
-        " UNION ALL SELECT 'a', c, ioc_agency_name(c) FROM unnest(%s::text[]) c",
-        (procedures, agencies)).fetchall()
-    named = [(k, c, n) for k, c, n in rows if n != c]
-    return ({c: n for k, c, n in named if k == "p"}, {c: n for k, c, n in named if k == "a"})
+
+def _agency_names(conn: psycopg.Connection, agencies: list[str]) -> dict[str, str]:
+    """Catalogue names of agency codes (absent when the catalogue lacks them).
+
+    The names come from ioc_agency_name, as on the dashboards; it answers the code itself for an
+    unknown code, which here means "no name"."""
+    rows = conn.execute("SELECT c, ioc_agency_name(c) FROM unnest(%s::text[]) c",
+                        (agencies,)).fetchall()
+    return {c: n for c, n in rows if n != c}
 
 
 def build_report(conn: psycopg.Connection, week: Week, *, now: datetime,
-                 language: str = "vi", title: str | None = None) -> dict[str, Any]:
+                 language: str = "vi", title: str | None = None,
+                 min_dossiers: int = MIN_DOSSIERS) -> dict[str, Any]:
     """Every figure of the weekly report as plain JSON-able data (stored with the report)."""
+    if min_dossiers < 1:
+        raise ValueError(f"min_dossiers must be at least 1, not {min_dossiers}")
     systems = systems_section(conn, week)
     indicators = indicators_section(conn, week)
     payments = payments_section(conn, week)
+    scored_prev = [i for i in indicators if i["score_prev"] is not None]
     summary = [s["light_availability"] for s in systems] + [s["light_latency"] for s in systems]
     summary += [i["light"] for i in indicators] + [payments["light"]]
     scored = [i for i in indicators if i["score"] is not None]
@@ -161,9 +213,10 @@ def build_report(conn: psycopg.Connection, week: Week, *, now: datetime,
         "language": language, "title": title, "generated_at": now.isoformat(),
         "light": lights.worst(summary),
         "score_total": sum(i["score"] for i in scored) if scored else None,
+        "score_total_prev": sum(i["score_prev"] for i in scored_prev) if scored_prev else None,
         "score_max": sum(i["max"] for i in indicators),
         "systems": systems, "indicators": indicators, "payments": payments,
         "documents": documents_section(conn, week),
         "incidents": week_incidents(conn, week.start, week.end),
-        "slowest": slowest_section(conn, week),
+        "slowest": slowest_section(conn, week, min_dossiers=min_dossiers),
     }

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from markupsafe import Markup, escape
 
+from ioc.report.numbers import number
+
 COLOURS = {"green": "#2e7d32", "amber": "#f9a825", "red": "#c62828", "grey": "#9e9e9e"}
 
 
-def bars(items: list[tuple[str, float | None, float, str]], *, width: int = 520,
-         label_width: int = 190, unit: str = "") -> Markup:
-    """Horizontal bars: (label, value, target, light) with values on a 0..max scale."""
+def bars(items: list[tuple[str, float | None, float, str]], *, language: str = "vi",
+         width: int = 520, label_width: int = 190, unit: str = "", digits: int = 2,
+         of_target: bool = False) -> Markup:
+    """Horizontal bars: (label, value, target, light) with values on a 0..max scale, the value
+    written with the language's decimal separator (`3,50` in Vietnamese), as in the tables, and
+    with `of_target` the target after it (`3,50 / 4`, a score out of its maximum)."""
     row, pad = 22, 4
     top = max([v or 0.0 for _, v, _, _ in items] + [t for _, _, t, _ in items] + [1e-9])
     scale = (width - label_width - 70) / top
@@ -24,7 +29,9 @@ def bars(items: list[tuple[str, float | None, float, str]], *, width: int = 520,
         x = label_width + target * scale
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{y}" y2="{y + 18}" '
                      'stroke="#212121" stroke-width="1.5"/>')
-        text = "—" if value is None else f"{value:.2f}{unit}"
+        text = number(value, language, digits) + ("" if value is None else unit)
+        if of_target:
+            text += f" / {number(target, language, 0 if target == int(target) else digits)}"
         parts.append(f'<text x="{label_width + (value or 0) * scale + 4:.1f}" y="{y + 14}" '
                      f'font-size="10">{text}</text>')
     parts.append("</svg>")

@@ -12,6 +12,7 @@ from ioc import db
 from ioc.config.holder import ConfigHolder
 from ioc.config.issues import ConfigError
 from ioc.report import store
+from ioc.report.build import MIN_DOSSIERS
 from ioc.report.week import Week
 from ioc.settings import Settings, SettingsError
 
@@ -25,6 +26,9 @@ def register(subparsers: Any) -> None:
     weekly.add_argument("--format", choices=("pdf", "html"), default="pdf")
     weekly.add_argument("--lang", choices=("vi", "en"), default="vi")
     weekly.add_argument("--out", required=True, type=Path, help="file to write")
+    weekly.add_argument("--min-dossiers", type=int, default=MIN_DOSSIERS,
+                        help="least dossiers for a procedure or agency to be ranked among the "
+                        f"slowest (default {MIN_DOSSIERS})")
     weekly.set_defaults(func=run_weekly)
     schedule = sub.add_parser("schedule", help="send the weekly report on schedule (loop)")
     schedule.add_argument("--interval", type=float, default=60.0, help="seconds between checks")
@@ -38,13 +42,15 @@ def run_weekly(args: argparse.Namespace) -> int:
         settings = Settings.from_env()
         week = Week.parse(args.week) if args.week else \
             Week.containing(datetime.now(UTC)).previous()
+        if args.min_dossiers < 1:
+            raise ValueError(f"--min-dossiers must be at least 1, not {args.min_dossiers}")
     except (SettingsError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     now = datetime.now(UTC)
     with db.connect(settings.database_url) as conn:
         report = store.generate(conn, week, now=now, language=args.lang,
-                                pdf=args.format == "pdf")
+                                pdf=args.format == "pdf", min_dossiers=args.min_dossiers)
     body = report.pdf if args.format == "pdf" else report.html.encode()
     assert body is not None
     args.out.write_bytes(body)

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from ioc.report.build import build_report
+from ioc.report.build import MIN_DOSSIERS, build_report
 from ioc.report.render import render_html, render_pdf
 from ioc.report.week import Week
 
@@ -68,12 +68,14 @@ def latest(conn: psycopg.Connection, week: Week, language: str) -> StoredReport 
 
 
 def generate(conn: psycopg.Connection, week: Week, *, now: datetime, language: str = "vi",
-             title: str | None = None, pdf: bool = True) -> StoredReport:
+             title: str | None = None, pdf: bool = True,
+             min_dossiers: int = MIN_DOSSIERS) -> StoredReport:
     """Build the report and store it as a new version, unless its figures equal the latest.
 
     A new version records the changes from the one before; published versions stay as they were.
     """
-    data = build_report(conn, week, now=now, language=language, title=title)
+    data = build_report(conn, week, now=now, language=language, title=title,
+                        min_dossiers=min_dossiers)
     prev = latest(conn, week, language)
     if prev is not None and not diff(prev.data, data) and (prev.pdf is not None or not pdf):
         return prev

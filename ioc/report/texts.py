@@ -42,6 +42,26 @@ TEXTS: dict[str, dict[str, str]] = {
         "i2.2": "Thời gian giải quyết", "i3.3": "Hồ sơ trực tuyến",
         "i3.6": "Thanh toán trực tuyến", "i4.1": "Cấp kết quả điện tử",
         "i4.2": "Số hóa hồ sơ", "i5.4": "Mức độ hài lòng",
+        "i2.2_value": "{days} ngày làm việc ({pct} % thời hạn)",
+        "allowed": "Thời hạn (ngày làm việc)", "vs_allowed": "So với thời hạn",
+        "slowest_rule": "Thủ tục xếp theo thời gian giải quyết trung bình so với thời hạn của "
+                        "thủ tục; cơ quan xếp theo tỷ lệ đúng hạn. Chỉ tính thủ tục, cơ quan có "
+                        "từ {n} hồ sơ trở lên trong tuần.",
+        "trend_note": "▲ tăng, ▼ giảm so với tuần trước.",
+        "code": "Mã", "name": "Tên", "rank": "Hạng",
+        "notes": "Ghi chú", "window": "Khoảng thời gian (giờ Việt Nam)", "figure": "Chỉ tiêu",
+        "definition": "Định nghĩa (công thức)", "unit": "Đơn vị", "source": "Nguồn dữ liệu",
+        "def_rule": "Quy tắc", "value": "Giá trị", "numerator": "Tử số",
+        "denominator": "Mẫu số", "light": "Đánh giá", "minutes": "phút",
+        "summary_col": "Nội dung", "reconciliation": "Đối soát",
+        "slow_procedures": "Thủ tục chậm nhất", "slow_agencies": "Cơ quan chậm nhất",
+        "number_note": "Số liệu là số thực: Excel hiển thị dấu thập phân theo thiết lập vùng "
+                       "của máy (tiếng Việt: dấu phẩy); tỷ lệ lưu dạng phân số 0–1, hiển thị %.",
+        "label.system": "Hệ thống", "label.target": "Đối tượng giám sát",
+        "label.agency": "Cơ quan", "label.procedure": "Thủ tục",
+        "label.intermediary": "Đơn vị trung gian", "label.indicator": "Chỉ số",
+        "label.objective": "Mục tiêu", "label.kind": "Loại", "label.error_code": "Mã lỗi",
+        "label.class": "Tình trạng", "label.channel": "Kênh",
         "mail_body": "Kính gửi {name},\n\nXin gửi kèm báo cáo tuần {week} của Trung tâm Giám sát, "
                      "điều hành thông minh.\nĐánh giá chung: {light}.\n\nTrân trọng.",
     },
@@ -83,10 +103,46 @@ TEXTS: dict[str, dict[str, str]] = {
         "i1.4": "Dossier sync to the national portal", "i2.1": "On-time (early + on time)",
         "i2.2": "Processing time", "i3.3": "Online dossiers", "i3.6": "Online payment",
         "i4.1": "Electronic results", "i4.2": "Digitisation", "i5.4": "Satisfaction",
+        "i2.2_value": "{days} working days ({pct} % of the allowed time)",
+        "allowed": "Allowed (working days)", "vs_allowed": "Against allowed time",
+        "slowest_rule": "Procedures ranked by their mean processing time against the time "
+                        "allowed for them; agencies by their on-time rate. Only procedures and "
+                        "agencies with at least {n} dossiers in the week.",
+        "trend_note": "▲ up, ▼ down against last week.",
+        "code": "Code", "name": "Name", "rank": "Rank",
+        "notes": "Notes", "window": "Window (Vietnam time)", "figure": "Figure",
+        "definition": "Definition (formula)", "unit": "Unit", "source": "Source",
+        "def_rule": "Rule", "value": "Value", "numerator": "Numerator",
+        "denominator": "Denominator", "light": "Assessment", "minutes": "min",
+        "summary_col": "Summary", "reconciliation": "Reconciliation",
+        "slow_procedures": "Slowest procedures", "slow_agencies": "Slowest agencies",
+        "number_note": "Figures are real numbers: Excel shows the decimal separator of the "
+                       "computer's regional settings; rates are fractions 0-1 shown as %.",
+        "label.system": "System", "label.target": "Target", "label.agency": "Agency",
+        "label.procedure": "Procedure", "label.intermediary": "Intermediary",
+        "label.indicator": "Indicator", "label.objective": "Objective", "label.kind": "Kind",
+        "label.error_code": "Error code", "label.class": "Class", "label.channel": "Channel",
         "mail_body": "Dear {name},\n\nPlease find attached the weekly report {week} of the "
                      "smart operations centre.\nOverall: {light}.\n\nBest regards.",
     },
 }
+
+
+# Payment intermediaries by their usual written names. The portal has no intermediary catalogue
+# (dossiers and transactions carry a code only), and the codes in use are few and national, so a
+# fixed map is kept here rather than asking each province to configure it; an unknown code is
+# shown as it is.
+INTERMEDIARY_NAMES: dict[str, str] = {
+    "vnpay": "VNPAY", "momo": "MoMo", "vnptpay": "VNPT Pay", "viettelmoney": "Viettel Money",
+    "zalopay": "ZaloPay", "shopeepay": "ShopeePay", "vietcombank": "Vietcombank",
+    "vietinbank": "VietinBank", "bidv": "BIDV", "agribank": "Agribank", "napas": "NAPAS",
+    "paygov": "PayGov", "keypay": "KeyPay",
+}
+
+
+def intermediary_name(code: str) -> str | None:
+    """The written name of a payment intermediary code (None when unknown)."""
+    return INTERMEDIARY_NAMES.get(code.strip().lower())
 
 
 def texts(language: str) -> dict[str, str]:

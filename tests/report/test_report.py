@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -17,6 +18,8 @@ from kpi.records import dossier, load, local
 from ioc import db
 from ioc.kpi.calendar import sync_calendar
 from ioc.report import store
+from ioc.report.build import build_report
+from ioc.report.render import render_html
 from ioc.report.week import Week
 
 from .seed import seed_week
@@ -39,7 +42,8 @@ def conn(make_db: Callable[[], str]) -> Iterator[psycopg.Connection]:
 
 @pytest.fixture(scope="module")
 def report(conn: psycopg.Connection) -> store.StoredReport:
-    return store.generate(conn, W18, now=NOW)
+    # SXD judged 3 dossiers in the week: ranked (and its name shown) from 3 dossiers up
+    return store.generate(conn, W18, now=NOW, min_dossiers=3)
 
 
 def test_week_boundaries_are_local_midnights() -> None:
@@ -70,9 +74,15 @@ def test_report_figures(report: store.StoredReport) -> None:
     on_time = {i["id"]: i for i in d["indicators"]}["2.1"]
     assert on_time["rate"] == pytest.approx(6 / 11)
     assert d["slowest"]["agencies"][0] == {"agency": "STP", "name": "Sở Tư pháp", "rate": 0.5,
-                                           "late": 4, "total": 8}
-    # P1 is not in the catalogue: the code stands alone
-    assert {p["procedure"]: p["name"] for p in d["slowest"]["procedures"]}["P1"] is None
+                                           "late": 4, "total": 8,
+                                           "rate_prev": pytest.approx(2 / 3)}
+    # P1 is not in the catalogue: the code stands alone, with no allowed time to compare with
+    [p1] = d["slowest"]["procedures"]
+    assert (p1["procedure"], p1["name"], p1["allowed_days"], p1["ratio"]) == ("P1", None, None,
+                                                                            None)
+    assert (p1["days"], p1["count"]) == (pytest.approx(23.125 / 6), 6)
+    processing = {i["id"]: i for i in d["indicators"]}["2.2"]
+    assert processing["value"] == pytest.approx(23.125 / 6)
 
 
 def test_catalogue_names_are_escaped_in_the_html(report: store.StoredReport) -> None:
@@ -90,12 +100,55 @@ def test_pdf_renders_with_vietnamese_text_and_figures(report: store.StoredReport
     for phrase in ("Báo cáo tuần: vận hành và chất lượng dịch vụ", "Độ sẵn sàng",
                    "Cổng dịch vụ công", "99,702%", "98,810%", "Giải quyết trước hạn, đúng hạn",
                    "54,55%", "40 phút", "10 phút", "Không đạt", "Thủ tục và cơ quan chậm nhất",
-                   "Sở Tư pháp"):
+                   "Sở Tư pháp", "▲ tăng, ▼ giảm so với tuần trước",
+                   "có từ 3 hồ sơ trở lên"):
         assert phrase in text, phrase
+    # 766.2.2 as a leader reads it: 23.125 working days over 6 dossiers, and its share of the
+    # allowed time (the indicator's scored rate), instead of "3,85 / 88%"
+    rate = {i["id"]: i for i in report.data["indicators"]}["2.2"]["rate"]
+    assert 0 < rate < 1
+    wording = f"3,9 ngày làm việc ({round(rate * 100)} % thời hạn)"
+    assert wording in text, wording
+    assert "3,85 /" not in text
+    # the score chart's labels (score / maximum) have decimal commas like the tables
+    scores = {i["id"]: i["score"] for i in report.data["indicators"]}
+    chart = [f"{s:.2f}".replace(".", ",") + f" / {m}"
+             for s, m in ((scores["2.1"], 10), (scores["4.2"], 6), (scores["1.4"], 2))]
+    for label in chart:
+        assert label in text, label
+    assert re.search(r"\b\d+\.\d\d / \d", text) is None
     subprocess.run(["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", str(pdf),
                     str(tmp_path / "page")], check=True)
     [png] = list(tmp_path.glob("page*.png"))
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 5000
+
+
+def test_slowest_procedures_rank_by_time_against_allowed_time_with_enough_dossiers(
+        make_db: Callable[[], str]) -> None:
+    # Same processing time everywhere; the catalogue allows PB 3 working days, PA 10 and PC 1;
+    # PD is not in the catalogue; PC has only 2 dossiers.
+    counts = {"PA": 5, "PB": 5, "PC": 2, "PD": 5}
+    with db.connect(make_db()) as c:
+        sync_calendar(c)
+        load(c, "dossiers", [dossier(f"{code}{n}", local(4, 20, 8), local(4, 28, 17), status=9,
+                                     finished=local(4, 28, 16), procedure=code, agency="SA")
+                             for code, k in counts.items() for n in range(k)])
+        load(c, "procedures", [{"code": code, "name": f"Thủ tục {code}", "deadline_days": days}
+                               for code, days in (("PA", 10), ("PB", 3), ("PC", 1))])
+        ranked = build_report(c, W18, now=NOW)["slowest"]
+        loose = build_report(c, W18, now=NOW, min_dossiers=2)["slowest"]
+        en = render_html(build_report(c, W18, now=NOW, language="en"))
+        with pytest.raises(ValueError, match="at least 1"):
+            build_report(c, W18, now=NOW, min_dossiers=0)
+    days = ranked["procedures"][0]["days"]
+    assert days > 0
+    assert [(p["procedure"], p["name"], p["count"]) for p in ranked["procedures"]] == [
+        ("PB", "Thủ tục PB", 5), ("PA", "Thủ tục PA", 5), ("PD", None, 5)]
+    assert [p["ratio"] for p in ranked["procedures"]] == [pytest.approx(days / 3),
+                                                          pytest.approx(days / 10), None]
+    assert [p["procedure"] for p in loose["procedures"]] == ["PC", "PB", "PA", "PD"]
+    assert (ranked["min_dossiers"], loose["min_dossiers"]) == (5, 2)
+    assert f"{round(days / 3 * 100)}%" in en and "at least 5 dossiers" in en
 
 
 def test_english_on_request(conn: psycopg.Connection) -> None:

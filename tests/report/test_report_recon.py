@@ -37,6 +37,10 @@ def test_report_judges_what_it_can_and_counts_the_rest_as_awaiting_files(
     assert payments["light"] == "green"
     assert "Giao dịch đang chờ tệp đối soát (chưa tính vào tỷ lệ khớp): 1<" in render_html(vi)
     assert "awaiting reconciliation files (not in the match rate yet): 1<" in render_html(en)
+    # the intermediary by its written name, not its code
+    assert [(p["intermediary"], p["name"]) for p in payments["intermediaries"]] == [
+        ("vnpay", "VNPAY")]
+    assert "<td>VNPAY</td>" in render_html(vi) and "<td>vnpay</td>" not in render_html(vi)
 
 
 def test_report_names_the_kind_of_each_break(make_db: Callable[[], str]) -> None:

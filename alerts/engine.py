@@ -194,7 +194,8 @@ class Engine:
         self._started_at = self._started_at or now
         await self.conn.execute(
             "INSERT INTO alert_engine_heartbeats (instance, started_at, seen_at)"
-            " VALUES (%s, %s, %s) ON CONFLICT (instance) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+            " VALUES (%s, %s, %s) ON CONFLICT (instance) DO UPDATE"
+            " SET started_at = EXCLUDED.started_at, seen_at = EXCLUDED.seen_at",
             (self.instance, self._started_at, now))
 
 

@@ -2,9 +2,11 @@
 
 Burn rate = error ratio over a window ÷ (1 − objective). A pair fires when both its long and its
 short window burn faster than its factor: the long window makes it significant, the short one
-makes it stop soon after the problem does (Google SRE workbook, chapter 5). The defaults page
-on 1h/5m at 14.4× and 6h/30m at 6×, and open a ticket on 3d/6h at 1×. Windows up to an hour read
-raw probe results; longer ones read the 1-minute rollups (a minute of lag is nothing there).
+makes it stop soon after the problem does (Google SRE workbook, chapter 5). Both windows must also
+hold `min_bad_events` (2) bad events: on little data (a fresh install, a quiet system) one failed
+probe is a huge ratio, never a trend. The defaults page on 1h/5m at 14.4× and 6h/30m at 6×, and
+open a ticket on 3d/6h at 1×. Windows up to an hour read raw probe results; longer ones read the
+1-minute rollups (a minute of lag is nothing there).
 """
 
 from __future__ import annotations
@@ -55,10 +57,10 @@ def _counts_query(windows: list[timedelta], obj: Objective, raw: bool) -> sql.Co
 
 
 async def _burns(conn: AsyncConnection[Any], rule: BurnRateRule, obj: Objective,
-                 ctx: Context) -> dict[timedelta, float | None]:
-    """Burn rate of each distinct window length."""
+                 ctx: Context) -> dict[timedelta, tuple[float | None, int]]:
+    """Burn rate and number of bad events of each distinct window length."""
     lengths = sorted({w for pair in rule.windows for w in (pair.long, pair.short)})
-    burns: dict[timedelta, float | None] = {}
+    burns: dict[timedelta, tuple[float | None, int]] = {}
     for raw in (True, False):
         group = [w for w in lengths if (w <= RAW_LIMIT) == raw]
         if not group:
@@ -72,7 +74,8 @@ async def _burns(conn: AsyncConnection[Any], rule: BurnRateRule, obj: Objective,
         assert row is not None
         for i, w in enumerate(group):
             total, good = row[2 * i] or 0, row[2 * i + 1] or 0
-            burns[w] = None if total == 0 else (1 - good / total) / (1 - obj.target)
+            burns[w] = (None if total == 0 else (1 - good / total) / (1 - obj.target),
+                        int(total - good))
     return burns
 
 
@@ -101,14 +104,17 @@ class BurnRate:
         samples = []
         for severity in sorted({p.severity for p in rule.windows}):
             pairs = [p for p in rule.windows if p.severity == severity]
-            firing = [p for p in pairs if _exceeds(burns[p.long], p.factor)
-                      and _exceeds(burns[p.short], p.factor)]
+            firing = [p for p in pairs if _exceeds(burns[p.long], p.factor, rule.min_bad_events)
+                      and _exceeds(burns[p.short], p.factor, rule.min_bad_events)]
             shown = firing[0] if firing else pairs[0]
             labels = {"system": rule.system, "slo": rule.slo,
                       "slo_alert": "page" if severity == "critical" else "ticket"}
-            samples.append(Sample(labels, burns[shown.long], bool(firing), severity))
+            samples.append(Sample(labels, burns[shown.long][0], bool(firing), severity))
         return samples
 
 
-def _exceeds(burn: float | None, factor: float) -> bool:
-    return burn is not None and burn > factor
+def _exceeds(window: tuple[float | None, int], factor: float, min_bad: int) -> bool:
+    """Burning faster than `factor`, on at least `min_bad` bad events: with little data (a fresh
+    install, a quiet system) one bad probe is a large ratio, but never a trend."""
+    burn, bad = window
+    return burn is not None and burn > factor and bad >= min_bad

@@ -195,6 +195,9 @@ class BurnRateRule(RuleBase):
                                                     description="Which objective.")
     windows: tuple[BurnWindow, ...] = Field(default=DEFAULT_BURN_WINDOWS, min_length=1,
                                             description="Window pairs; default the SRE set.")
+    min_bad_events: int = Field(default=2, ge=1, description="A pair fires only when each of "
+                                "its windows holds at least this many bad events (2: one "
+                                "failed probe never fires it, however little data there is).")
 
 
 class KpiBelowRule(RuleBase):

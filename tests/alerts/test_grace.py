@@ -43,10 +43,18 @@ def rule(rule_id: str) -> Any:
     return RULE.validate_python(next(r for r in SHIPPED if r["id"] == rule_id))
 
 
-async def samples(conn: psycopg.AsyncConnection, rule_id: str, ctx: Context) -> dict[str, Sample]:
+async def samples_by(conn: psycopg.AsyncConnection, rule_id: str, ctx: Context,
+                     key: str) -> dict[str, Sample]:
+    """A shipped rule's samples, by one of their labels."""
     parsed = rule(rule_id)
     found = await KINDS[parsed.kind].evaluate(conn, parsed, ctx)
-    return {s.labels.get("target") or s.labels["instance"]: s for s in found}
+    return {s.labels[key]: s for s in found}
+
+
+async def samples(conn: psycopg.AsyncConnection, rule_id: str, ctx: Context) -> dict[str, Sample]:
+    """Samples of a target or heartbeat rule, by target (or instance)."""
+    key = "instance" if rule(rule_id).kind == "absence" and rule(rule_id).heartbeat else "target"
+    return await samples_by(conn, rule_id, ctx, key)
 
 
 async def heartbeat(conn: psycopg.AsyncConnection, collector: str, shard: str,
@@ -254,3 +262,23 @@ async def test_an_engine_restart_neither_resolves_nor_repeats_a_real_absence(
     await second.cycle(back + timedelta(seconds=30))  # the rule's next evaluation
     assert await history(conn) == ([("collector-heartbeat", "inactive", "firing"),
                                     ("collector-heartbeat", "firing", "resolved")], 2)
+
+
+# --- burn rate on little data ----------------------------------------------------------------
+
+@pytest.mark.parametrize(("failed", "expected"), [
+    pytest.param(1, {"page": False, "ticket": False}, id="one-failed-probe-fires-nothing"),
+    pytest.param(2, {"page": True, "ticket": True}, id="two-do"),
+])
+async def test_burn_rate_needs_two_bad_probes_on_a_fresh_install(
+        conn: psycopg.AsyncConnection, failed: int, expected: dict[str, bool]) -> None:
+    """Two minutes of data: one failure in 24 probes is a 4 % error ratio, a burn of 8x the
+    portal's 99.5 % objective (over the ticket's 1x), but one probe is not a trend."""
+    now = at_start()
+    await add_target(conn, "portal-health")
+    for i in range(24):
+        await probe(conn, "portal-health", now - timedelta(seconds=5 * i + 1), i >= failed)
+    await conn.execute("SELECT ioc_rollup_run()")
+    got = await samples_by(conn, "portal-slo-burn", Context(now=now), "slo_alert")
+    assert {k: s.active for k, s in got.items()} == expected
+    assert got["ticket"].value == pytest.approx(failed / 24 / 0.005)

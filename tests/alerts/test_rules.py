@@ -140,7 +140,7 @@ async def test_absence_of_the_collector_heartbeat(conn: psycopg.AsyncConnection)
 
 @pytest.mark.parametrize(("failures", "expected"), [
     pytest.param(range(0, 60, 5), {"page": True, "ticket": True}, id="20pct-errors-pages"),
-    pytest.param([10], {"page": False, "ticket": True}, id="slow-burn-opens-a-ticket"),
+    pytest.param([5, 10], {"page": False, "ticket": True}, id="slow-burn-opens-a-ticket"),
     pytest.param([], {"page": False, "ticket": False}, id="no-errors"),
 ])
 async def test_burn_rate_windows(conn: psycopg.AsyncConnection, failures: Any,

@@ -189,6 +189,10 @@ async def test_record_paging_returns_each_change_once_and_resumes_from_the_curso
         assert all(r["updated_at"] > first["items"][-1]["updated_at"] for r in changed)
         province.sync()
         assert len(province.model.dossiers) == len({*codes, *(r["code"] for r in changed)})
+        # a cursor kept from before a restart of the simulator: from the beginning again
+        restarted = await get_json(http, url, limit="5000", updated_since="p99999999")
+        assert restarted == await get_json(http, url, limit="5000")
+        assert len(restarted["items"]) >= len(codes)
         async with http.get(url, params={"updated_since": "yesterday"}) as resp:
             assert resp.status == 400
             assert "RFC 3339" in (await resp.json())["error"]

@@ -1,8 +1,8 @@
 """On-call: who is on duty now, and whom each escalation step notifies.
 
 A person is reached through the step's `via` channels: an e-mail channel sends to their
-address, a Telegram channel (its bot) to their chat id; a person without that contact is
-skipped on that channel.
+address, a Telegram channel (its bot) to their chat id, a Zalo ZNS channel to their (mobile)
+phone; a person without that contact is skipped on that channel.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ioc.config.channels import vn_phone
 from ioc.config.model import ProvinceConfig
 from ioc.config.oncall import EscalationStep, Person
 
@@ -44,7 +45,8 @@ def person_recipients(cfg: ProvinceConfig, person: Person, via: tuple[str, ...],
     found = []
     for name in via:
         channel = cfg.channel(name)
-        address = {"email": person.email, "telegram": person.telegram_chat_id}.get(channel.kind)
+        address = {"email": person.email, "telegram": person.telegram_chat_id,
+                   "zalo_zns": vn_phone(person.phone or "")}.get(channel.kind)
         if address:
             found.append(Recipient(name, address, level, person.id))
     return found

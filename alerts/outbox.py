@@ -23,7 +23,7 @@ from psycopg.rows import dict_row
 
 from alerts import ack
 from alerts.metrics import AlertMetrics
-from alerts.notify import NOTIFIERS, Message, Notifier, TransportError
+from alerts.notify import Message, Notifier, TransportError, make_notifiers
 from ioc.config.model import ProvinceConfig
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,8 @@ class Outbox:
         self.lease = lease
         self.rng = rng or random.Random()
         self.languages = {c.name: c.language for c in cfg.channels}
-        self.notifiers = dict(notifiers) if notifiers is not None else {
-            c.name: NOTIFIERS[c.kind](c, session) for c in cfg.channels}
+        self.notifiers = dict(notifiers) if notifiers is not None else make_notifiers(
+            cfg.channels, session, conn, secret)
 
     async def claim(self, now: datetime) -> dict[str, Any] | None:
         """Take the next due message (or one whose sender's lease ran out)."""

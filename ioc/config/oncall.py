@@ -20,7 +20,8 @@ class Person(Model):
     email: Email | None = Field(default=None, description="E-mail for direct notification.")
     telegram_chat_id: str | None = Field(default=None, description="Telegram chat id of the "
                                          "person (they must have started the bot).")
-    phone: str | None = Field(default=None, description="Phone number, shown to operators.")
+    phone: str | None = Field(default=None, description="Phone number, shown to operators; "
+                                  "a zalo_zns channel in `via` sends to it (a mobile).")
 
 
 class Rotation(Model):
@@ -82,7 +83,8 @@ class EscalationStep(Model):
                                        "configured (e.g. a team group chat).")
     via: tuple[Slug, ...] = Field(
         default=(), description="Channels used to reach the rotation's person and `people`: "
-        "an email channel sends to their e-mail, a telegram channel to their chat id.")
+        "an email channel sends to their e-mail, a telegram channel to their chat id, a "
+        "zalo_zns channel to their mobile phone.")
 
     @model_validator(mode="after")
     def _someone(self) -> EscalationStep:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from ioc.config.channels import ZaloAuth, vn_phone
 from ioc.config.model import ProvinceConfig
 
 Loc = tuple[str | int, ...]
@@ -103,6 +104,10 @@ def _channel_refs(cfg: ProvinceConfig) -> Iterator[tuple[Loc, str]]:
         yield ("report", "channel"), cfg.report.channel
 
 
+PERSON_KINDS = frozenset({"email", "telegram", "zalo_zns"})
+"""Channel kinds that can reach one person (at their e-mail, chat id, mobile phone)."""
+
+
 def check_channels(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
     """Routes, escalation steps and the report name defined channels; none is left unused."""
     used: set[str] = set()
@@ -111,9 +116,9 @@ def check_channels(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
         channel = cfg.channels_by_name.get(name)
         if channel is None:
             yield unknown(loc, "channel", name, cfg.channels_by_name, "channels.yaml")
-        elif "via" in loc and channel.kind not in ("email", "telegram"):
+        elif "via" in loc and channel.kind not in PERSON_KINDS:
             yield Problem(loc, f"channel '{name}' is a {channel.kind} channel, which cannot "
-                          "reach a person", "via takes email or telegram channels")
+                          "reach a person", "via takes email, telegram or zalo_zns channels")
     if cfg.rules and not cfg.routing.channels:
         yield Problem(("routing", "channels"), "the root route has no channels",
                       "add channels: [...] to routing so that alerts no route takes still "
@@ -185,14 +190,33 @@ def check_reachable(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
     for loc, person_id, via in _step_people(cfg):
         person = people.get(person_id)
         kinds = {cfg.channels_by_name[n].kind for n in via if n in cfg.channels_by_name}
-        if person is None or not kinds & {"email", "telegram"}:
+        if person is None or not kinds & PERSON_KINDS:
             continue  # an unknown person or unusable via channels are reported on their own
-        if ("email" in kinds and person.email) or ("telegram" in kinds and
-                                                    person.telegram_chat_id):
+        if (("email" in kinds and person.email)
+                or ("telegram" in kinds and person.telegram_chat_id)
+                or ("zalo_zns" in kinds and vn_phone(person.phone or ""))):
             continue
         yield Problem(loc, f"{person.name} ({person_id}) cannot be reached via "
-                      f"{', '.join(via)}", "give the person an email or telegram_chat_id that "
-                      "one of the via channels can use, or add such a channel to via")
+                      f"{', '.join(via)}", "give the person an email, telegram_chat_id or "
+                      "mobile phone that one of the via channels can use, or add such a "
+                      "channel to via")
+
+
+def check_token_stores(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
+    """Zalo channels sharing a token store name the same app and the same first refresh token
+    (one OA has one token pair: two seeds would spend each other's refresh tokens)."""
+    first: dict[str, tuple[str, tuple[str, str, str]]] = {}
+    for i, channel in enumerate(cfg.channels):
+        if not isinstance(channel, ZaloAuth):
+            continue
+        creds = (channel.app_id, channel.secret_key.get_secret_value(),
+                 channel.refresh_token.get_secret_value())
+        name, seen = first.setdefault(channel.store, (channel.name, creds))
+        if seen != creds:
+            yield Problem(("channels", i, "token_store"), f"channel '{channel.name}' shares the "
+                          f"token store '{channel.store}' with '{name}' but not its app_id, "
+                          "secret_key and refresh_token", "give both the same credentials, "
+                          "or a token_store of their own")
 
 
 Check = Callable[[ProvinceConfig, Where], Iterator[Problem]]
@@ -202,6 +226,7 @@ CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
     (frozenset({"routing", "channels", "oncall", "report", "rules"}), check_channels),
     (frozenset({"routing", "oncall"}), check_escalation),
     (frozenset({"oncall", "channels"}), check_reachable),
+    (frozenset({"channels"}), check_token_stores),
 )
 """Each check with the sections it needs to be valid before it can run."""
 

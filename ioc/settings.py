@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
@@ -28,6 +30,10 @@ class Settings:
     api_port: int = 8080
     public_url: str = "http://127.0.0.1:8080"
     secret_key: str = field(default="", repr=False)
+    trusted_proxies: tuple[str, ...] = ()
+    """Reverse proxies believed about the client and scheme (IOC_TRUSTED_PROXIES)."""
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -50,6 +56,10 @@ class Settings:
             api_port=port,
             public_url=env.get("IOC_PUBLIC_URL", f"http://{host}:{port}"),
             secret_key=env.get("IOC_SECRET_KEY", "") or _state_secret(state_dir),
+            trusted_proxies=parse_proxies(env.get("IOC_TRUSTED_PROXIES", "").split(","),
+                                          "IOC_TRUSTED_PROXIES"),
+            tls_cert=_path(env, "IOC_TLS_CERT"),
+            tls_key=_path(env, "IOC_TLS_KEY"),
         )
 
 
@@ -60,6 +70,42 @@ def settings_or_exit() -> Settings:
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
+
+
+def parse_proxies(items: Iterable[str], source: str) -> tuple[str, ...]:
+    """Trusted proxy addresses or CIDRs (`127.0.0.1`, `10.0.0.0/8`, `::1`), normalised."""
+    found: list[str] = []
+    for item in (i.strip() for i in items):
+        if not item:
+            continue
+        try:
+            found.append(str(ipaddress.ip_network(item, strict=False)))
+        except ValueError:
+            raise SettingsError(f"{source}: {item!r} is not an IP address or network "
+                                "(e.g. 127.0.0.1, 10.0.0.0/8 or ::1)") from None
+    return tuple(found)
+
+
+def check_serving(public_url: str, tls: bool, trusted_proxies: Sequence[str]) -> None:
+    """Refuse to serve an https IOC_PUBLIC_URL over plain HTTP with no proxy in front.
+
+    Links in notifications point at IOC_PUBLIC_URL: if it says https, either `ioc serve` speaks
+    HTTPS itself or a reverse proxy terminates TLS, and that proxy must be declared (else its
+    X-Forwarded-For is ignored and every client would share its address).
+    """
+    if urlsplit(public_url).scheme.lower() != "https" or tls or trusted_proxies:
+        return
+    raise SettingsError(
+        f"IOC_PUBLIC_URL is {public_url}, but `ioc serve` would speak plain HTTP with no "
+        "reverse proxy declared. Either serve HTTPS itself (--tls-cert and --tls-key, or "
+        "IOC_TLS_CERT and IOC_TLS_KEY), or declare the TLS-terminating proxy in front of it "
+        "(--trusted-proxy 127.0.0.1, or IOC_TRUSTED_PROXIES=127.0.0.1), or set IOC_PUBLIC_URL "
+        "to an http:// address")
+
+
+def _path(env: Mapping[str, str], name: str) -> Path | None:
+    raw = env.get(name, "").strip()
+    return Path(raw) if raw else None
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from ioc.api import metrics as api_metrics
 from ioc.api import redact
@@ -57,7 +58,8 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
                wall_kpis: Sequence[str] = WALL_KPIS,
                config: Callable[[], ProvinceConfig | None] = lambda: None,
                reload_config: Callable[[], ReloadResult] | None = None,
-               pool_wait_s: float = 5.0) -> FastAPI:
+               pool_wait_s: float = 5.0,
+               trusted_proxies: Sequence[str] = ()) -> FastAPI:
     """Build the app; `pool` is opened (if needed) and the live feed started on startup.
 
     A request waits at most `pool_wait_s` for a pooled connection; while the database is known
@@ -65,6 +67,10 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
 
     `config` returns the province config in use (push targets, on-call rota), or None;
     `reload_config` reloads it from its directory (admin: POST /api/v1/config/reload).
+
+    `trusted_proxies` (addresses or CIDRs, checked by ioc.settings.parse_proxies): only a peer
+    among them is believed about the client (X-Forwarded-For's right-most untrusted address)
+    and the scheme (X-Forwarded-Proto); by default no peer is.
     """
     redact.install()
     metrics = api_metrics.ApiMetrics()
@@ -88,6 +94,8 @@ def create_app(settings: Settings, pool: AsyncConnectionPool, *,
     )
     app.state.services = svc
     _mount(app, cors_origins)
+    if trusted_proxies:  # outermost: the client address is right before anything uses it
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(trusted_proxies))
     return app
 
 

@@ -12,7 +12,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from ioc.api import tokens
 from ioc.api.database import Database
 from ioc.api.metrics import ApiMetrics
-from ioc.api.ratelimit import FailureLimiter
+from ioc.api.ratelimit import FailureLimiter, address_key, limiter_kind, prefix_key
 from ioc.api.tokens import Role
 
 # viewer < operator < admin; ingest stands apart: push only, and only it may push (a push is
@@ -63,6 +63,11 @@ class AuthError(Exception):
 class Authenticator:
     """Checks tokens against the database on every call, so a revocation applies at once.
 
+    A presented token is looked up first (one indexed query), whatever the limiter thinks of
+    its sender: a valid token is always served. Only a missing or invalid credential is counted,
+    per client address and per token prefix, and answered 429 once either is over the limit; a
+    secret refused within the window is refused again without asking the database.
+
     A token that cannot be checked (the database is away) is neither accepted nor refused:
     `DatabaseDown` (or the driver's error) propagates and the caller answers 503.
     """
@@ -73,28 +78,48 @@ class Authenticator:
         self._limiter = limiter
         self._clock = clock
         self._metrics = metrics
+        metrics.watch_limiter(limiter)
 
     async def authenticate(self, secret: str | None, client: str, need: Role) -> Principal:
         """The principal for `secret` if it may act as `need`; raises AuthError otherwise."""
-        wait = self._limiter.retry_after(client)
-        if wait:
-            raise AuthError(429, "too many failed authentications; retry later", wait)
         token = None
-        if secret:
+        if secret and tokens.plausible(secret) and not self._limiter.known_bad(secret):
             async with self._db.connection() as conn:
                 token = await tokens.lookup(conn, secret, self._clock())
         if token is None:
-            self._limiter.failed(client)
-            self._metrics.auth_failures.inc()
-            reason = "missing bearer token" if not secret else "invalid or revoked token"
-            raise AuthError(401, reason)
+            raise self.failure(client, secret,
+                               "missing bearer token" if not secret else "invalid or revoked token")
         if not allows(token.role, need):
             raise AuthError(403, f"role {token.role} may not do this (needs {need})")
         return Principal(token.id, token.name, token.role)
 
+    def failure(self, client: str, secret: str | None, reason: str,
+                status: int = 401) -> AuthError:
+        """Count one failed authentication from `client` (with `secret`, if one was presented)
+        and return the error to answer: 429 with Retry-After while the address or the token's
+        prefix is over the limit, else `status` with `reason`."""
+        keys = [address_key(client)]
+        token_key = prefix_key(secret)
+        if token_key is not None:
+            keys.append(token_key)
+        blocked = any(self._limiter.retry_after(key) for key in keys)
+        for key in keys:
+            if self._limiter.failed(key):
+                self._metrics.auth_lockouts.labels(kind=limiter_kind(key)).inc()
+        if secret:
+            self._limiter.remember_bad(secret)
+        self._metrics.auth_failures.inc()
+        if not blocked:
+            return AuthError(status, reason)
+        self._metrics.auth_refused.inc()
+        wait = max(self._limiter.retry_after(key) for key in keys)
+        return AuthError(429, "too many failed authentications; retry later", wait)
+
 
 def client_address(conn: Request | WebSocket) -> str:
-    """The peer address (proxies are not trusted for this by default)."""
+    """The client's address: the peer's, or, when the peer is a declared trusted proxy, the
+    right-most address its X-Forwarded-For names that is not itself a trusted proxy (see
+    `trusted_proxies` in ioc.api.app; uvicorn's ProxyHeadersMiddleware rewrites the peer)."""
     return conn.client.host if conn.client else "unknown"
 
 

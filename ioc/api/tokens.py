@@ -113,9 +113,14 @@ async def revoke(conn: psycopg.AsyncConnection, ident: str | int, now: datetime)
     return _token(row)
 
 
+def plausible(secret: str) -> bool:
+    """Whether `secret` could be a token at all (anything else needs no database lookup)."""
+    return secret.startswith(PREFIX) and len(secret) <= 200
+
+
 async def lookup(conn: psycopg.AsyncConnection, secret: str, now: datetime) -> Token | None:
     """The live token with this secret, or None; records when it was last used."""
-    if not secret.startswith(PREFIX) or len(secret) > 200:
+    if not plausible(secret):
         return None
     digest = hash_secret(secret)
     async with conn.cursor(row_factory=dict_row) as cur:

@@ -2,7 +2,8 @@
 
 The signed token is the credential (no bearer). GET only shows a confirmation page, because
 mail scanners and chat previews fetch links on their own; the button POSTs to the same URL.
-Invalid tokens count as failed authentications for the rate limit.
+Invalid tokens count as failed authentications for the rate limit; valid ones are always
+served.
 """
 
 from __future__ import annotations
@@ -10,11 +11,11 @@ from __future__ import annotations
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse
 
 from alerts.ack import acknowledge_link, verify
-from ioc.api.auth import AuthError, client_address
+from ioc.api.auth import client_address
 from ioc.api.csp import CSP_FORMS
 from ioc.api.deps import Svc
 from ioc.api.sources import tuple_rows
@@ -33,15 +34,12 @@ def _page(title: str, body: str, status: int = 200) -> HTMLResponse:
 
 
 def _check(request: Request, svc: Svc, token: str) -> None:
-    """Refuse a rate-limited client, and count a forged or malformed token against it."""
-    client = client_address(request)
-    wait = svc.limiter.retry_after(client)
-    if wait:
-        raise AuthError(429, "too many failed attempts; retry later", wait).http()
+    """Serve a valid link whoever sends it; count a forged or malformed one against its sender
+    (404, or 429 while the sender is locked out)."""
     outcome, _, _ = verify(token, svc.settings.secret_key, svc.clock())
     if outcome == "invalid":
-        svc.limiter.failed(client)
-        raise HTTPException(404, "Liên kết không hợp lệ. / Invalid link.")
+        raise svc.auth.failure(client_address(request), None,
+                               "Liên kết không hợp lệ. / Invalid link.", status=404).http()
 
 
 @router.get(PATH, response_class=HTMLResponse, tags=["alerts"],

@@ -6,7 +6,7 @@ from importlib import resources
 
 import psycopg
 from fastapi import APIRouter, HTTPException, WebSocket, WebSocketDisconnect
-from fastapi.responses import Response
+from fastapi.responses import JSONResponse, Response
 from psycopg_pool import PoolTimeout
 
 from ioc.api.auth import AuthError, client_address, websocket_secret
@@ -52,6 +52,11 @@ async def live(ws: WebSocket) -> None:
     try:
         principal = await svc.auth.authenticate(secret, client_address(ws), "viewer")
     except AuthError as exc:
+        if exc.status == 429 and "websocket.http.response" in ws.scope.get("extensions", {}):
+            # A locked-out client is told so, with when to come back (the handshake's answer).
+            await ws.send_denial_response(JSONResponse(
+                {"detail": exc.reason}, 429, {"Retry-After": str(exc.retry_after)}))
+            return
         # Closing before accepting makes the server answer the handshake with HTTP 403.
         await ws.close(code=1008, reason=exc.reason)
         return

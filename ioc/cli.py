@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "ioc.grafana.cli",
     "ioc.demo",
     "ioc.drill.cli",
+    "ioc.export_cli",
 )
 
 Handler = Callable[[argparse.Namespace], int]

@@ -55,6 +55,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "denominator": "Mẫu số", "light": "Đánh giá", "minutes": "phút",
         "summary_col": "Nội dung", "reconciliation": "Đối soát",
         "slow_procedures": "Thủ tục chậm nhất", "slow_agencies": "Cơ quan chậm nhất",
+        "sheet.systems": "Hệ thống", "sheet.indicators": "Chỉ số 766",
+        "sheet.payments": "Thanh toán", "sheet.documents": "Văn bản",
         "number_note": "Số liệu là số thực: Excel hiển thị dấu thập phân theo thiết lập vùng "
                        "của máy (tiếng Việt: dấu phẩy); tỷ lệ lưu dạng phân số 0–1, hiển thị %.",
         "label.system": "Hệ thống", "label.target": "Đối tượng giám sát",
@@ -116,6 +118,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "denominator": "Denominator", "light": "Assessment", "minutes": "min",
         "summary_col": "Summary", "reconciliation": "Reconciliation",
         "slow_procedures": "Slowest procedures", "slow_agencies": "Slowest agencies",
+        "sheet.systems": "Systems", "sheet.indicators": "Decision 766",
+        "sheet.payments": "Payments", "sheet.documents": "Documents",
         "number_note": "Figures are real numbers: Excel shows the decimal separator of the "
                        "computer's regional settings; rates are fractions 0-1 shown as %.",
         "label.system": "System", "label.target": "Target", "label.agency": "Agency",

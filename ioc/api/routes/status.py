@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Path, Query
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response
 
+from ioc import export
 from ioc.api.auth import require
 from ioc.api.deps import Conn, Svc, Window
 from ioc.api.models import (
@@ -75,16 +76,30 @@ async def kpi_definitions(conn: Conn) -> list[dict[str, Any]]:
 
 
 @router.get("/kpis/{kpi}", response_model=KpiResponse, response_model_by_alias=True,
-            summary="A KPI's value for a window, from ioc_kpi (the one definition)")
+            summary="A KPI's value for a window, from ioc_kpi (the one definition)",
+            responses={200: {"content": {export.XLSX_MEDIA_TYPE: {}, "text/csv": {}},
+                             "description": "JSON, or with format=xlsx|csv a workbook (a sheet "
+                             "of values, a notes sheet with the window and the definition) or "
+                             "CSV (UTF-8 with BOM; vi: `;` and decimal commas)"}})
 async def kpi_value(conn: Conn, window: Window, kpi: Annotated[str, Path(max_length=100)],
                     filter: Annotated[str, Query(max_length=2000, description='JSON, e.g. '
-                                                 '{"system":"portal"}')] = "{}"
-                    ) -> dict[str, Any]:
+                                                 '{"system":"portal"}')] = "{}",
+                    format: Literal["json", "xlsx", "csv"] = "json",
+                    lang: Annotated[Literal["vi", "en"], Query(
+                        description="headers of xlsx/csv")] = "vi") -> Any:
+    wanted = _json_object(filter, "filter")
     try:
-        rows = await kpi_source.read(conn, kpi, *window, _json_object(filter, "filter"))
+        rows = await kpi_source.read(conn, kpi, *window, wanted)
     except kpi_source.KpiRefused as exc:
         raise HTTPException(404 if exc.unknown else 422, str(exc)) from None
-    return {"kpi": kpi, "from": window[0], "to": window[1], "values": rows}
+    if format == "json":
+        return {"kpi": kpi, "from": window[0], "to": window[1], "values": rows}
+    spec = export.kpi_export(kpi, rows, await kpi_source.definitions(conn), window, wanted, lang)
+    body = export.render(spec, format)
+    name = f"{kpi}_{window[0]:%Y%m%dT%H%M}_{window[1]:%Y%m%dT%H%M}.{format}"
+    return Response(body, media_type=export.XLSX_MEDIA_TYPE if format == "xlsx"
+                    else export.CSV_MEDIA_TYPE,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
 
 
 def _json_object(text: str, what: str) -> dict[str, Any]:

@@ -389,6 +389,11 @@ def report_tables(data: Mapping[str, Any]) -> list[Table]:
             agencies]
 
 
+def workbook_of_report(conn: psycopg.Connection, data: Mapping[str, Any]) -> bytes:
+    """The workbook of a built (or stored) weekly report's figures."""
+    return to_xlsx(report_export(data, definitions(conn)))
+
+
 def report_export(data: Mapping[str, Any], defs: Sequence[Mapping[str, Any]]) -> Export:
     """The weekly report as an export: its tables, its window, the definitions of its figures."""
     t = texts(data["language"])

@@ -11,6 +11,7 @@ from typing import Any
 from ioc import db
 from ioc.config.holder import ConfigHolder
 from ioc.config.issues import ConfigError
+from ioc.export import workbook_of_report
 from ioc.report import store
 from ioc.report.build import MIN_DOSSIERS
 from ioc.report.week import Week
@@ -23,7 +24,8 @@ def register(subparsers: Any) -> None:
     sub = parser.add_subparsers(title="report commands", metavar="COMMAND")
     weekly = sub.add_parser("weekly", help="generate a weekly report into a file")
     weekly.add_argument("--week", help="ISO week, e.g. 2026-W47 (default: last week)")
-    weekly.add_argument("--format", choices=("pdf", "html"), default="pdf")
+    weekly.add_argument("--format", choices=("pdf", "html", "xlsx"), default="pdf",
+                        help="xlsx: the report's tables (same figures, see also ioc export)")
     weekly.add_argument("--lang", choices=("vi", "en"), default="vi")
     weekly.add_argument("--out", required=True, type=Path, help="file to write")
     weekly.add_argument("--min-dossiers", type=int, default=MIN_DOSSIERS,
@@ -51,7 +53,8 @@ def run_weekly(args: argparse.Namespace) -> int:
     with db.connect(settings.database_url) as conn:
         report = store.generate(conn, week, now=now, language=args.lang,
                                 pdf=args.format == "pdf", min_dossiers=args.min_dossiers)
-    body = report.pdf if args.format == "pdf" else report.html.encode()
+        body = workbook_of_report(conn, report.data) if args.format == "xlsx" else \
+            report.pdf if args.format == "pdf" else report.html.encode()
     assert body is not None
     args.out.write_bytes(body)
     print(f"report {report.period} v{report.version} ({args.lang}) written to {args.out}")

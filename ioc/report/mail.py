@@ -1,4 +1,5 @@
-"""The report e-mail: a short note in the report's language with the PDF attached, over SMTP."""
+"""The report e-mail: a short note in the report's language with the PDF (and the workbook of its
+tables) attached, over SMTP."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from collections.abc import Callable
 from email.message import EmailMessage
 
 from ioc.config.channels import EmailChannel
+from ioc.export import XLSX_MEDIA_TYPE
 from ioc.report.store import StoredReport
 from ioc.report.texts import texts
 from ioc.smtp import connect_smtp
@@ -19,8 +21,9 @@ class ReportMailError(RuntimeError):
 
 
 def build_message(report: StoredReport, channel: EmailChannel, name: str, address: str,
-                  title: str | None = None) -> EmailMessage:
-    """One e-mail to one leader, with the PDF attached."""
+                  title: str | None = None, workbook: bytes | None = None) -> EmailMessage:
+    """One e-mail to one leader, with the PDF attached, and the report's tables as an Excel
+    workbook when given (ioc.export)."""
     if report.pdf is None:
         raise ValueError("the report has no PDF to attach")
     t = texts(report.language)
@@ -32,6 +35,10 @@ def build_message(report: StoredReport, channel: EmailChannel, name: str, addres
                                           light=t[report.data.get("light", "grey")]))
     msg.add_attachment(report.pdf, maintype="application", subtype="pdf",
                        filename=f"bao-cao-tuan-{report.period}.pdf")
+    if workbook is not None:
+        maintype, subtype = XLSX_MEDIA_TYPE.split("/")
+        msg.add_attachment(workbook, maintype=maintype, subtype=subtype,
+                           filename=f"bao-cao-tuan-{report.period}.xlsx")
     return msg
 
 

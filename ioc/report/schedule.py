@@ -16,6 +16,7 @@ from ioc.config.holder import ConfigHolder
 from ioc.config.model import ProvinceConfig
 from ioc.config.types import WEEKDAYS
 from ioc.config_sync import ConfigSyncer
+from ioc.export import workbook_of_report
 from ioc.report import store
 from ioc.report.mail import SmtpFactory, build_message, connect_smtp, send_messages
 from ioc.report.week import TZ, Week
@@ -74,7 +75,8 @@ def send_due_reports(conn: psycopg.Connection, now: datetime, config: ProvinceCo
     if not store.claim_sending(conn, report.id, now, addresses):
         return []
     channel = _channel(config)
-    messages = [build_message(report, channel, r.name, r.email, settings.title)
+    workbook = workbook_of_report(conn, report.data)
+    messages = [build_message(report, channel, r.name, r.email, settings.title, workbook)
                 for r in settings.recipients]
     try:
         send_messages(channel, messages, smtp)

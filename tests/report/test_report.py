@@ -14,6 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from kpi.records import dossier, load, local
+from openpyxl import load_workbook
 
 from ioc import db
 from ioc.kpi.calendar import sync_calendar
@@ -187,6 +188,14 @@ def test_cli_writes_the_report_file(conn: psycopg.Connection, tmp_path: Path) ->
                           env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert "2026-W18" in done.stdout and "Decision 766 indicators" in out.read_text()
+    xlsx = tmp_path / "w18.xlsx"
+    done = subprocess.run([sys.executable, "-m", "ioc.cli", "report", "weekly", "--week",
+                           "2026-W18", "--format", "xlsx", "--lang", "en", "--out", str(xlsx)],
+                          env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    wb = load_workbook(xlsx)
+    assert wb.sheetnames[:2] == ["Systems", "Decision 766"] and wb.sheetnames[-1] == "Notes"
+    assert wb["Systems"]["A1"].value == "System" and wb["Systems"].freeze_panes == "A2"
     bad = subprocess.run([sys.executable, "-m", "ioc.cli", "report", "weekly", "--week",
                           "2026-47", "--out", str(out)], env=env, capture_output=True,
                          text=True, timeout=60)

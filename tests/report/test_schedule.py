@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import UTC, datetime, time
 
 import pytest
+from openpyxl import load_workbook
 
 from ioc import db
 from ioc.config.model import ProvinceConfig
@@ -63,6 +65,14 @@ def test_report_is_sent_once_on_schedule_with_the_pdf(make_db: Callable[[], str]
                                        " — 2026-W18 (v1)")
         [pdf] = [p for p in msg.iter_attachments() if p.get_content_type() == "application/pdf"]
         assert pdf.get_content().startswith(b"%PDF")
+        # the report's tables come along as a workbook with the same figures
+        [xlsx] = [p for p in msg.iter_attachments()
+                  if p.get_filename() == "bao-cao-tuan-2026-W18.xlsx"]
+        wb = load_workbook(io.BytesIO(xlsx.get_content()))
+        assert wb.sheetnames[0] == "Hệ thống" and wb.sheetnames[-1] == "Ghi chú"
+        portal = next(r for r in wb["Hệ thống"].iter_rows(values_only=True)
+                      if r[0] == "Cổng dịch vụ công")
+        assert portal[1] == pytest.approx(1 - 30 / 10080, rel=1e-15)
         body = msg.get_body(preferencelist=("plain",))
         assert body is not None and "Kính gửi" in body.get_content()
         row = conn.execute("SELECT published_at IS NOT NULL, sent_to FROM reports "

@@ -106,6 +106,10 @@ class Report(Model):
                        description="Title of the report and e-mail subject prefix.")
     enabled: bool = Field(default=True, description="false: no scheduled sending (on-demand "
                           "reports still work).")
+    slowest_min_dossiers: int = Field(
+        default=5, ge=1, le=10_000,
+        description="Least dossiers in the week for a procedure or agency to be ranked among "
+        "the slowest (fewer say little).")
 
     def due_on(self, day: date) -> bool:
         """True when the report is scheduled on this local date."""

@@ -18,7 +18,7 @@ INDICATORS = ("1.4", "2.1", "2.2", "3.3", "3.6", "4.1", "4.2", "5.4")
 SLOWEST = 5
 # A procedure or agency is ranked among the slowest only with at least this many dossiers in the
 # week (completed dossiers for procedures, judged ones for agencies): one late dossier of a rare
-# procedure says little. `build_report(min_dossiers=...)`, `ioc report weekly --min-dossiers`.
+# procedure says little. Config `report.slowest_min_dossiers`, `ioc report weekly --min-dossiers`.
 MIN_DOSSIERS = 5
 
 

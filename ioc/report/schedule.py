@@ -69,7 +69,8 @@ def send_due_reports(conn: psycopg.Connection, now: datetime, config: ProvinceCo
         return []
     if report is None or report.published_at is None:
         report = store.generate(conn, week, now=now, language=settings.language,
-                                title=settings.title)
+                                title=settings.title,
+                                min_dossiers=settings.slowest_min_dossiers)
         store.publish(conn, report.id, now)
     addresses = [r.email for r in settings.recipients]
     if not store.claim_sending(conn, report.id, now, addresses):

@@ -24,7 +24,7 @@ def _config(port: int) -> ProvinceConfig:
         "province": {"name": "Tỉnh Sông Lam", "code": "SL"},
         "channels": [{"kind": "email", "name": "lanh-dao", "host": "127.0.0.1", "port": port,
                       "security": "none", "from": "ioc@songlam.gov.vn"}],
-        "report": {"channel": "lanh-dao", "recipients": [
+        "report": {"channel": "lanh-dao", "slowest_min_dossiers": 3, "recipients": [
             {"name": "Chủ tịch UBND tỉnh", "email": "chutich@songlam.gov.vn"},
             {"name": "Giám đốc Sở TT&TT", "email": "giamdoc@songlam.gov.vn"}]},
     })
@@ -73,6 +73,9 @@ def test_report_is_sent_once_on_schedule_with_the_pdf(make_db: Callable[[], str]
         portal = next(r for r in wb["Hệ thống"].iter_rows(values_only=True)
                       if r[0] == "Cổng dịch vụ công")
         assert portal[1] == pytest.approx(1 - 30 / 10080, rel=1e-15)
+        # the config's minimum of dossiers: SXD (3 judged dossiers) is ranked
+        agencies = [r[2] for r in wb["Cơ quan chậm nhất"].iter_rows(min_row=2, values_only=True)]
+        assert agencies == ["STP", "SXD"]
         body = msg.get_body(preferencelist=("plain",))
         assert body is not None and "Kính gửi" in body.get_content()
         row = conn.execute("SELECT published_at IS NOT NULL, sent_to FROM reports "

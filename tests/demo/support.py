@@ -81,6 +81,17 @@ def children_of(ppid: int) -> dict[int, str]:
     return found
 
 
+def cmdlines(pids: list[int]) -> list[str]:
+    """What those processes run (for failure messages)."""
+    found = []
+    for pid in pids:
+        try:
+            found.append(Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode())
+        except OSError:
+            pass
+    return found
+
+
 def alive(procs: dict[int, str]) -> list[int]:
     """Those processes still running (the same process: same start time; zombies are dead)."""
     left = []

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.demo.support import Demo, alive, children_of, demo_ports, listening, wait_until
+from tests.demo.support import (
+    Demo,
+    alive,
+    children_of,
+    cmdlines,
+    demo_ports,
+    listening,
+    wait_until,
+)
 
 CHILDREN = 5  # inbox, sim, collector, alerts, api
 
@@ -25,14 +33,18 @@ def test_no_child_outlives_the_demo(sig: signal.Signals, fresh_db_url: str,
     try:
         demo.wait_live()
         children = children_of(demo.proc.pid)
-        assert len(children) == CHILDREN, children
+        assert len(children) == CHILDREN, cmdlines(list(children))
         assert listening(demo_ports(demo.base)) == demo_ports(demo.base)
         status = demo.stop(sig)
         if sig != signal.SIGKILL:
             assert status == 0, demo.output()[-2000:]
             assert "stopping" in demo.output()
         # after SIGKILL each child gets SIGTERM from the kernel and stops on its own
-        wait_until(lambda: not alive(children), 60, f"the children to end after {sig.name}")
+        try:
+            wait_until(lambda: not alive(children), 60, f"the children to end after {sig.name}")
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {cmdlines(alive(children))}\n"
+                                 f"{demo.output()[-3000:]}") from None
         wait_until(lambda: not listening(demo_ports(demo.base)), 10, "the ports to close")
     finally:
         demo.kill()

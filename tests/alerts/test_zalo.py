@@ -299,6 +299,9 @@ async def test_token_expires_mid_delivery_renewed_stored_encrypted_before_the_re
         assert new_refresh.encode() not in column and new_access.encode() not in column
         assert SEED.encode() not in column
     assert row[2] == now + timedelta(minutes=5) + timedelta(seconds=90000)
+    cur = await store_db.execute(
+        "SELECT has_table_privilege('ioc_grafana', 'channel_credentials', 'SELECT')")
+    assert await cur.fetchone() == (False,)  # dashboards see no tokens, encrypted or not
 
 
 async def test_the_rotated_refresh_token_is_kept_across_a_restart(

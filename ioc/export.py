@@ -28,9 +28,9 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import psycopg
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 
-from ioc.report.texts import texts
+from ioc.report.texts import intermediary_name, texts
 from ioc.report.week import TZ
 
 XLSX_MEDIA_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -233,32 +233,86 @@ def _csv_value(value: Any, language: str) -> str:
 # A KPI query as a table
 
 
+Names = Mapping[str, Mapping[str, str]]   # label key -> code -> written name
+# Label keys whose codes have written names: agencies and procedures from the portal's
+# catalogue (ioc_agency_name / ioc_procedure_name), intermediaries from texts.INTERMEDIARY_NAMES.
+_NAMES_SQL = ("SELECT 'agency', c, ioc_agency_name(c) FROM unnest(%s::text[]) c UNION ALL "
+              "SELECT 'procedure', c, ioc_procedure_name(c) FROM unnest(%s::text[]) c")
+
+
+def _codes(rows: Sequence[Mapping[str, Any]], key: str) -> list[str]:
+    return sorted({str(r["labels"][key]) for r in rows if key in (r.get("labels") or {})})
+
+
+def _names(rows: Sequence[Mapping[str, Any]], found: Iterable[Sequence[Any]]) -> dict[
+        str, dict[str, str]]:
+    out: dict[str, dict[str, str]] = {"agency": {}, "procedure": {}, "intermediary": {}}
+    for key, code, name in found:
+        if name != code:                      # the catalogue answers the code when it lacks it
+            out[key][code] = name
+    for code in _codes(rows, "intermediary"):
+        name = intermediary_name(code)
+        if name:
+            out["intermediary"][code] = name
+    return out
+
+
+def label_names(conn: psycopg.Connection, rows: Sequence[Mapping[str, Any]]) -> Names:
+    """Written names of the agency, procedure and intermediary codes in KPI rows."""
+    with conn.cursor(row_factory=tuple_row) as cur:
+        found = cur.execute(_NAMES_SQL, (_codes(rows, "agency"),
+                                         _codes(rows, "procedure"))).fetchall()
+    return _names(rows, found)
+
+
+async def label_names_async(conn: psycopg.AsyncConnection[Any],
+                            rows: Sequence[Mapping[str, Any]]) -> Names:
+    """`label_names` over an async connection (the API's)."""
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(_NAMES_SQL, (_codes(rows, "agency"), _codes(rows, "procedure")))
+        found = await cur.fetchall()
+    return _names(rows, found)
+
+
 def kpi_table(kpi: str, rows: Sequence[Mapping[str, Any]], definition: Mapping[str, Any] | None,
-              language: str = "vi") -> Table:
+              language: str = "vi", names: Names | None = None) -> Table:
     """The rows of `ioc_kpi` (labels, value, numerator, denominator) as one table: a column per
-    label key (in order of first appearance), then the value (formatted by the KPI's unit), the
-    numerator and the denominator."""
+    label key (in order of first appearance; agencies, procedures and intermediaries followed by
+    their written names), then the value (formatted by the KPI's unit), the numerator and the
+    denominator."""
     t = texts(language)
+    names = names or {}
     keys: list[str] = []
     for r in rows:
         keys += [k for k in (r.get("labels") or {}) if k not in keys]
     name = kpi if definition is None else str(
         definition["name_vi" if language == "vi" else "name_en"])
     unit = "" if definition is None else str(definition.get("unit", ""))
-    columns = [Column(t.get(f"label.{k}", k)) for k in keys]
+    named = [k for k in keys if k in names]
+    columns = [col for k in keys for col in (
+        [Column(t.get(f"label.{k}", k))]
+        + ([Column(t[f"label_name.{k}"])] if k in named else []))]
     columns += [Column(f"{name} ({unit})" if unit else name, UNIT_KINDS.get(unit, "general")),
                 Column(t["numerator"], "general"), Column(t["denominator"], "general")]
-    body = [[(r.get("labels") or {}).get(k) for k in keys]
-            + [r.get("value"), r.get("numerator"), r.get("denominator")] for r in rows]
+    body = []
+    for r in rows:
+        labels = r.get("labels") or {}
+        cells: list[Any] = []
+        for k in keys:
+            cells.append(labels.get(k))
+            if k in named:
+                cells.append(names[k].get(str(labels.get(k))))
+        body.append([*cells, r.get("value"), r.get("numerator"), r.get("denominator")])
     return Table(kpi, kpi, columns, body)
 
 
 def kpi_export(kpi: str, rows: Sequence[Mapping[str, Any]],
                definitions: Sequence[Mapping[str, Any]], window: tuple[datetime, datetime],
-               filter: Mapping[str, Any] | None = None, language: str = "vi") -> Export:
+               filter: Mapping[str, Any] | None = None, language: str = "vi",
+               names: Names | None = None) -> Export:
     """A KPI query as an export: its table and, on the notes sheet, its definition."""
     wanted = [d for d in definitions if d["id"] == kpi]
-    table = kpi_table(kpi, rows, wanted[0] if wanted else None, language)
+    table = kpi_table(kpi, rows, wanted[0] if wanted else None, language, names)
     notes = [("filter", _json(filter))] if filter else []
     title = f"{kpi}: {wanted[0]['name_vi' if language == 'vi' else 'name_en']}" if wanted else kpi
     return Export(title, window, [table], wanted, notes, language)
@@ -400,7 +454,7 @@ def report_export(data: Mapping[str, Any], defs: Sequence[Mapping[str, Any]]) ->
     window = (datetime.fromisoformat(data["from"]), datetime.fromisoformat(data["to"]))
     notes = [(t["week"], data["week"]),
              (t["slowest"], t["slowest_rule"].format(n=data["slowest"].get("min_dossiers", 1))),
-             (t["trend"], t["trend_note"])]
+             (t["trend"], t["trend_note"]), ("2.2", t["note_22"])]
     return Export(f"{data.get('title') or t['title']} — {data['week']}", window,
                   report_tables(data), [d for d in defs if d["id"] in REPORT_KPIS], notes,
                   data["language"])

@@ -89,7 +89,7 @@ def run_kpi(args: argparse.Namespace) -> int:
                      "denominator": r.denominator}
                     for r in read_kpi(conn, args.kpi, *window, wanted)]
             spec = export.kpi_export(args.kpi, rows, export.definitions(conn, [args.kpi]),
-                                     window, wanted, args.lang)
+                                     window, wanted, args.lang, export.label_names(conn, rows))
         body = export.render(spec, _format(args))
     except (SettingsError, KpiError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)

@@ -64,6 +64,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "label.intermediary": "Đơn vị trung gian", "label.indicator": "Chỉ số",
         "label.objective": "Mục tiêu", "label.kind": "Loại", "label.error_code": "Mã lỗi",
         "label.class": "Tình trạng", "label.channel": "Kênh",
+        "note_22": "Với chỉ số 2.2, cột Tỷ lệ là thời gian giải quyết so với thời hạn cho phép "
+                   "(tỷ lệ được chấm điểm, càng thấp càng tốt).",
+        "label_name.agency": "Tên cơ quan", "label_name.procedure": "Tên thủ tục",
+        "label_name.intermediary": "Tên đơn vị trung gian",
         "mail_body": "Kính gửi {name},\n\nXin gửi kèm báo cáo tuần {week} của Trung tâm Giám sát, "
                      "điều hành thông minh.\nĐánh giá chung: {light}.\n\nTrân trọng.",
     },
@@ -126,6 +130,10 @@ TEXTS: dict[str, dict[str, str]] = {
         "label.procedure": "Procedure", "label.intermediary": "Intermediary",
         "label.indicator": "Indicator", "label.objective": "Objective", "label.kind": "Kind",
         "label.error_code": "Error code", "label.class": "Class", "label.channel": "Channel",
+        "note_22": "For indicator 2.2 the Rate column is the processing time against the time "
+                   "allowed (the scored rate, lower is better).",
+        "label_name.agency": "Agency name", "label_name.procedure": "Procedure name",
+        "label_name.intermediary": "Intermediary name",
         "mail_body": "Dear {name},\n\nPlease find attached the weekly report {week} of the "
                      "smart operations centre.\nOverall: {light}.\n\nBest regards.",
     },

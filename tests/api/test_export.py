@@ -64,12 +64,13 @@ def test_kpi_workbook_holds_the_api_figures(client: httpx.Client) -> None:
     ws = wb["766.2.1"]
     assert ws.freeze_panes == "A2"
     header, *rows = _sheet_rows(ws)
-    assert header == ["Cơ quan", "Tỷ lệ hồ sơ giải quyết trước hạn, đúng hạn (ratio)", "Tử số",
-                      "Mẫu số"]
+    assert header == ["Cơ quan", "Tên cơ quan",
+                      "Tỷ lệ hồ sơ giải quyết trước hạn, đúng hạn (ratio)", "Tử số", "Mẫu số"]
     # the cells hold the API's numbers exactly, shown as percentages in the Vietnamese locale
-    assert {r[0]: tuple(r[1:]) for r in rows} == {
+    assert {r[0]: tuple(r[2:]) for r in rows} == {
         r["labels"]["agency"]: (r["value"], r["numerator"], r["denominator"]) for r in api}
-    assert ws["B2"].number_format == "[$-42A]0.00%"
+    assert {r[0]: r[1] for r in rows} == {"STP": "Sở Tư pháp", "SXD": "Sở Xây dựng"}
+    assert ws["C2"].number_format == "[$-42A]0.00%"
     assert wb.properties.language == "vi-VN"
     notes = _sheet_rows(wb["Ghi chú"])
     text = "\n".join(" ".join(str(v) for v in r if v) for r in notes)
@@ -100,10 +101,10 @@ def test_kpi_csv_has_a_bom_decimal_commas_and_vietnamese_headers(client: httpx.C
     assert resp.content.startswith(BOM)
     text = resp.content.decode("utf-8-sig")
     header, *rows = list(csv.reader(io.StringIO(text), delimiter=";"))
-    assert header == ["Thủ tục", "Thời gian giải quyết trung bình (working_days)", "Tử số",
-                      "Mẫu số"]
-    [(code, value, numerator, denominator)] = rows
-    assert (code, numerator, denominator) == ("P1", "23,125", "6")
+    assert header == ["Thủ tục", "Tên thủ tục", "Thời gian giải quyết trung bình (working_days)",
+                      "Tử số", "Mẫu số"]
+    [(code, name, value, numerator, denominator)] = rows
+    assert (code, name, numerator, denominator) == ("P1", "", "23,125", "6")   # not catalogued
     assert "," in value and "." not in value
     assert float(value.replace(",", ".")) == api[0]["value"]     # written in full
     en = _get(client, "766.2.2", format="csv", lang="en").content.decode("utf-8-sig")
@@ -172,8 +173,9 @@ def test_cli_exports_a_kpi(client: httpx.Client, api_db: str, tmp_path: Path) ->
     api = {r["labels"]["agency"]: r["value"] for r in
            _get(client, "766.2.1", filter='{"by": "agency"}').json()["values"]}
     header, *rows = list(csv.reader(io.StringIO(out.read_bytes().decode("utf-8-sig"))))
-    assert header[0] == "Agency"
-    assert {r[0]: float(r[1]) for r in rows} == api
+    assert header[:2] == ["Agency", "Agency name"]
+    assert {r[0]: float(r[2]) for r in rows} == api
+    assert {r[0]: r[1] for r in rows} == {"STP": "Sở Tư pháp", "SXD": "Sở Xây dựng"}
     bad = _cli(api_db, tmp_path, "kpi", "766.2.1", "--week", "2026-W18", "--filter",
                '{"colour": "red"}', "--out", str(out))
     assert bad.returncode == 2 and "error:" in bad.stderr

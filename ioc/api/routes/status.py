@@ -94,7 +94,8 @@ async def kpi_value(conn: Conn, window: Window, kpi: Annotated[str, Path(max_len
         raise HTTPException(404 if exc.unknown else 422, str(exc)) from None
     if format == "json":
         return {"kpi": kpi, "from": window[0], "to": window[1], "values": rows}
-    spec = export.kpi_export(kpi, rows, await kpi_source.definitions(conn), window, wanted, lang)
+    spec = export.kpi_export(kpi, rows, await kpi_source.definitions(conn), window, wanted, lang,
+                             await export.label_names_async(conn, rows))
     body = export.render(spec, format)
     name = f"{kpi}_{window[0]:%Y%m%dT%H%M}_{window[1]:%Y%m%dT%H%M}.{format}"
     return Response(body, media_type=export.XLSX_MEDIA_TYPE if format == "xlsx"

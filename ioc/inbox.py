@@ -8,8 +8,9 @@ with its time, channel, subject, alerts, HMAC verdict and one-click acknowledgem
 reloads itself every few seconds through a small static script (the CSP allows no inline one)
 unless a message is open; `GET /messages.json` is the same as JSON.
 
-The webhook side verifies `X-IOC-Signature` with the very function the notifier signs with
-(alerts.notify.webhook.signature): a missing or wrong signature is recorded and answered 401,
+The webhook side verifies `X-IOC-Signature` with the documented receiver's check
+(alerts.notify.webhook.verify_signature: the MAC over timestamp and body, and a timestamp within
+5 minutes): a missing, wrong or replayed signature is recorded and answered 401,
 as a real receiver would. The SMTP side (aiosmtpd) accepts every message. Everything received is
 untrusted text: the page escapes all of it and links only http(s) acknowledgement URLs.
 """
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hmac
 import json
 import logging
 import re
@@ -39,7 +39,7 @@ from aiohttp import web
 from aiosmtpd.smtp import SMTP as SMTPServer
 
 from alerts.ack import ACK_PATH
-from alerts.notify.webhook import signature
+from alerts.notify.webhook import SIGNATURE_HEADER, SignatureError, verify_signature
 from ioc.api.csp import CSP
 
 log = logging.getLogger("ioc.inbox")
@@ -178,12 +178,20 @@ class Inbox:
         if not isinstance(body, dict):
             return web.json_response({"error": "body is not a JSON object"}, status=400)
         secret = self.hooks.get(request.path)
-        ok = None if secret is None else hmac.compare_digest(
-            request.headers.get("X-IOC-Signature", ""), signature(secret, raw))
+        ok: bool | None = None
+        if secret is not None:
+            try:
+                verify_signature(secret, request.headers.get(SIGNATURE_HEADER), raw,
+                                 datetime.now(UTC))
+                ok = True
+            except SignatureError as exc:
+                ok = False
+                log.warning("webhook refused: %s", exc)
         self.keep(Delivery(datetime.now(UTC), request.headers.get("Idempotency-Key", ""), body,
                            "webhook", str(body.get("title", "")), hmac_ok=ok))
         if ok is False:
-            return web.json_response({"error": "bad or missing X-IOC-Signature"}, status=401)
+            return web.json_response({"error": f"bad, stale or missing {SIGNATURE_HEADER}"},
+                                     status=401)
         return web.json_response({"ok": True})
 
     async def _json(self, request: web.Request) -> web.Response:

@@ -59,12 +59,14 @@ def free_port() -> int:
 
 # --- render (pure) -----------------------------------------------------------------------------
 
-def test_webhook_render_signs_the_exact_body() -> None:
+def test_webhook_render_signs_the_timestamp_and_the_exact_body() -> None:
     hook = notifier({"name": "ch", "kind": "webhook", "url": "http://x.test/h",
                      "hmac_secret": "s3cret-key"})
     payload = hook.render(message())
-    expected = hmac.new(b"s3cret-key", payload.body, hashlib.sha256).hexdigest()
-    assert payload.headers["X-IOC-Signature"] == f"sha256={expected}"
+    stamp = int(AT.timestamp())
+    expected = hmac.new(b"s3cret-key", f"{stamp}.".encode() + payload.body,
+                        hashlib.sha256).hexdigest()
+    assert payload.headers["X-IOC-Signature"] == f"t={stamp},v1={expected}"
     assert payload.headers["Idempotency-Key"] == "fp1:7:ch:"
     doc = json.loads(payload.body)
     assert doc["title"] == "[ĐANG CẢNH BÁO] Nghiêm trọng: Nộp hồ sơ chậm: p95 = 2450 ms"

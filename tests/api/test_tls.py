@@ -28,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from websockets.typing import Subprotocol
 
+from ioc.cli import main
 from ioc.settings import PROJECT_ROOT
 from tests.pgserver import free_port
 
@@ -185,28 +186,50 @@ def test_a_renewed_certificate_is_served_without_a_restart(https: Https) -> None
     assert https.proc.poll() is None and served_cert(https.port, both) == renewed.der()
 
 
-def _serve(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "ioc.cli", "serve", *args], env=env,
-                          capture_output=True, text=True, timeout=60)
+@dataclass
+class Refusal:
+    code: int
+    stderr: str
 
 
-def test_serve_refuses_https_public_url_over_plain_http(tmp_path: Path) -> None:
-    env = _env("postgresql://unused@127.0.0.1:1/none", tmp_path, free_port(),
-               "https://ioc.example.vn")
-    refused = _serve([], env)
-    assert refused.returncode == 2
+def test_serve_refuses_https_public_url_over_plain_http(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    # Each refusal comes before anything is started: `ioc serve` runs in this process.
+    for name, value in _env("postgresql://unused@127.0.0.1:1/none", tmp_path, free_port(),
+                            "https://ioc.example.vn").items():
+        monkeypatch.setenv(name, value)
+    for name in ("IOC_TRUSTED_PROXIES", "IOC_TLS_CERT", "IOC_TLS_KEY"):
+        monkeypatch.delenv(name, raising=False)
+
+    def serve(*args: str) -> Refusal:
+        capsys.readouterr()
+        try:
+            code = main(["serve", *args])
+        except SystemExit as exc:  # a bad environment: settings_or_exit
+            code = int(exc.code or 0)
+        return Refusal(code, capsys.readouterr().err)
+
+    refused = serve()
+    assert refused.code == 2
     assert "IOC_PUBLIC_URL is https://ioc.example.vn" in refused.stderr
     assert "--tls-cert" in refused.stderr and "IOC_TRUSTED_PROXIES" in refused.stderr
 
-    bad_proxy = _serve(["--trusted-proxy", "proxy.lan"], env)
-    assert bad_proxy.returncode == 2 and "'proxy.lan' is not an IP address" in bad_proxy.stderr
+    bad_proxy = serve("--trusted-proxy", "proxy.lan")
+    assert bad_proxy.code == 2 and "'proxy.lan' is not an IP address" in bad_proxy.stderr
+    monkeypatch.setenv("IOC_TRUSTED_PROXIES", "10.0.0.0/8, nginx")
+    from_env = serve()
+    assert from_env.code == 2 and "IOC_TRUSTED_PROXIES: 'nginx'" in from_env.stderr
+    monkeypatch.delenv("IOC_TRUSTED_PROXIES")
 
     one, other = make_cert("a"), make_cert("b")
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.write_bytes(one.cert)
     key.write_bytes(other.key)  # not the certificate's key
-    mismatched = _serve(["--tls-cert", str(cert), "--tls-key", str(key)], env)
-    assert mismatched.returncode == 2 and f"cannot load the TLS certificate {cert}" in \
-        mismatched.stderr
-    half = _serve(["--tls-cert", str(cert)], env)
-    assert half.returncode == 2 and "both a certificate and its key" in half.stderr
+    mismatched = serve("--tls-cert", str(cert), "--tls-key", str(key))
+    assert mismatched.code == 2
+    assert f"cannot load the TLS certificate {cert}" in mismatched.stderr
+    missing = serve("--tls-cert", str(cert), "--tls-key", str(tmp_path / "nowhere.pem"))
+    assert missing.code == 2 and "TLS key file" in missing.stderr
+    half = serve("--tls-cert", str(cert))
+    assert half.code == 2 and "both a certificate and its key" in half.stderr

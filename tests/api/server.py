@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable
@@ -63,3 +65,13 @@ class ApiServer:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"timed out waiting for {what}")
             time.sleep(0.02)
+
+
+def terminate(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a server process as its service manager would: SIGTERM, then SIGKILL after 20 s."""
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=10)

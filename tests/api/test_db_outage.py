@@ -12,7 +12,6 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from tests.pgserver import PgCluster, free_port, pg_cluster  # noqa: F401 - the 
 
 from .conftest import Tokens, make_tokens
 from .seed import add_probe
+from .server import terminate
 
 SECRET = "outage-test-secret-0123456789abcdef"
 # Far below the pool's wait (5 s) and its old default (30 s), far above a 503 that waits for
@@ -92,12 +92,7 @@ def serve(pg_cluster: PgCluster, tmp_path_factory: pytest.TempPathFactory  # noq
         _wait(lambda: _status(f"{running.url}/readyz") == 200, "ioc serve ready", 60)
         yield running
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        terminate(proc)
 
 
 def test_every_route_answers_503_at_once_while_the_database_is_down(

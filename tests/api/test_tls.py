@@ -33,6 +33,7 @@ from ioc.settings import PROJECT_ROOT
 from tests.pgserver import free_port
 
 from .conftest import Tokens, make_tokens
+from .server import terminate
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,7 @@ def https(api_db: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Htt
         assert proc.poll() is None, log.read_text()
         yield Https(port, url, cert, key, first, make_tokens(api_db, "-tls"), proc, log)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        terminate(proc)
 
 
 def test_the_api_and_the_live_feed_are_served_over_tls(https: Https) -> None:

@@ -2,7 +2,9 @@
 collectors' own write path, so the wall, Grafana and the weekly report are not empty on day one.
 
 Latency follows a log-normal law per system with a working-hours load bump; two incidents per
-week (a portal outage and a slow payment gateway) give the report something to show. The same
+week (a portal outage and a slow payment gateway) give the report something to show. Outside
+them, scattered 503s spend a quarter of each system's error budget (`BACKGROUND_BUDGET_SHARE`),
+so a healthy province meets its objectives and no burn-rate alert fires on a fresh demo. The same
 seed gives the same history. Only used by `ioc demo` and benchmarks, never by the collectors.
 """
 
@@ -22,6 +24,8 @@ from ioc.config import HttpTarget, ProvinceConfig
 # median latency (ms) and log-normal sigma of each system's probes
 _LATENCY = {"portal": (180.0, 0.45), "payments": (240.0, 0.5), "documents": (150.0, 0.4)}
 _BATCH = 5000
+# Share of a system's error budget (1 - availability objective) that scattered failures spend.
+BACKGROUND_BUDGET_SHARE = 0.25
 
 
 @dataclass(frozen=True)
@@ -47,25 +51,27 @@ def incidents(start: datetime, end: datetime) -> list[Incident]:
     return [i for i in found if i.end <= end]
 
 
-def probe_history(targets: list[HttpTarget], start: datetime, end: datetime,
+def probe_history(config: ProvinceConfig, start: datetime, end: datetime,
                   seed: int) -> Iterator[ProbeResult]:
-    """Probe results for each target at its interval over [start, end)."""
+    """Probe results for each http target of the config at its interval over [start, end)."""
     rng = random.Random(seed)
     trouble = incidents(start, end)
-    for target in targets:
+    for target in config.targets_of(HttpTarget):
         median, sigma = _LATENCY.get(target.system, (200.0, 0.5))
+        objective = config.systems.get(target.system).slo.availability
+        background = BACKGROUND_BUDGET_SHARE * (1.0 - objective)
         step = target.interval.total_seconds()
         offset = rng.uniform(0, step)
         at = start + timedelta(seconds=offset)
         while at < end:
             hit = next((i for i in trouble if i.system == target.system and i.start <= at < i.end),
                        None)
-            yield _one(rng, target.id, at, median, sigma, hit)
+            yield _one(rng, target.id, at, median, sigma, hit, background)
             at += timedelta(seconds=step)
 
 
 def _one(rng: random.Random, target_id: str, at: datetime, median: float, sigma: float,
-         incident: Incident | None) -> ProbeResult:
+         incident: Incident | None, background: float) -> ProbeResult:
     local_hour = (at.hour + 7) % 24  # Asia/Ho_Chi_Minh has no daylight saving
     load = 1.35 if 8 <= local_hour < 11 or 14 <= local_hour < 16 else 1.0
     ms = rng.lognormvariate(math.log(median * load), sigma)
@@ -74,7 +80,7 @@ def _one(rng: random.Random, target_id: str, at: datetime, median: float, sigma:
                            duration_ms=round(rng.uniform(0.2, 2.0), 3))
     if incident and incident.kind == "slow":
         ms *= 12
-    if rng.random() < 0.0015:
+    if rng.random() < background:
         return ProbeResult(at, target_id, False, reason="status", status_code=503,
                            duration_ms=round(ms, 3), detail="503 Service Unavailable")
     return ProbeResult(at, target_id, True, status_code=200, duration_ms=round(ms, 3),
@@ -84,13 +90,12 @@ def _one(rng: random.Random, target_id: str, at: datetime, median: float, sigma:
 async def backfill(database_url: str, config: ProvinceConfig, start: datetime, end: datetime,
                    seed: int = 2026) -> int:
     """Write the history and compute its rollups; returns the number of probe results."""
-    targets = config.targets_of(HttpTarget)
     conn = await db.connect_async(database_url, app="ioc-history")
     written = 0
     try:
         series = SeriesCache()
         batch = Batch()
-        for result in probe_history(targets, start, end, seed):
+        for result in probe_history(config, start, end, seed):
             batch.results.append(result)
             if len(batch.results) >= _BATCH:
                 await write_batch(conn, batch, series, collector="history")

@@ -8,12 +8,16 @@
 routing; the channels point at a closed port and no delivery worker runs: the outbox is what is
 read). Two phases:
 1. one failed probe: a 5 s error fault on one system's /health placed over exactly one of its
-   probes (checked in probe_results), per system in turn; afterwards no alert may have fired
-   and the outbox must be empty.
+   probes (checked in probe_results), one per system in turn (on this fresh install a second
+   failed probe of the same system within minutes is 2 bad probes out of a few dozen, which the
+   burn-rate rules rightly count as a burn); afterwards no alert may have fired and the outbox
+   must be empty.
 2. total outage: the system's sockets closed (`outage`, connection refused, 30 s) at a random
    phase of the probe interval; measured from injection to the bench seeing `target-down`
-   firing for one of the system's targets in `alerts` (polled every 0.2 s). The three systems
-   run trials in parallel. Between trials the resolved alert's flap history is cleared, so each
+   firing for the system's /health target in `alerts` (polled every 0.2 s). Its other targets
+   are probed every 30 s to 1 h: they page later, or sooner only when the previous trial's
+   outage left them one failed probe, so they are not what is measured. The three systems run
+   trials in parallel. Between trials the resolved alert's flap history is cleared, so each
    outage is judged as a first one (the shipped flap damping would otherwise hold the third
    outage of the hour firing for 10 minutes, and there would be nothing to measure).
 The goal is the issue's: p95 within the system's probe interval (5 s, the /health targets)
@@ -49,6 +53,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
 
 import aiohttp  # noqa: E402
+import psycopg  # noqa: E402
 import yaml  # noqa: E402
 from bench_collectors import scratch_db  # noqa: E402
 
@@ -111,17 +116,30 @@ async def _fault(session: aiohttp.ClientSession, base: int, **spec: Any) -> None
             raise RuntimeError(f"fault refused: {resp.status} {await resp.text()}")
 
 
-async def _one(conn: Any, query: str, *params: Any) -> Any:
-    cur = await conn.execute(query, params)
-    row = await cur.fetchone()
-    return row[0] if row else None
+async def _rows(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    """Run a query on a connection of its own, riding out a restart of the shared server."""
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            async with await db.connect_async(url) as conn:
+                cur = await conn.execute(query, params)
+                return await cur.fetchall() if cur.description else []
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(1)
 
 
-async def _wait_value(conn: Any, query: str, params: tuple[Any, ...], limit_s: float,
+async def _one(url: str, query: str, *params: Any) -> Any:
+    found = await _rows(url, query, *params)
+    return found[0][0] if found else None
+
+
+async def _wait_value(url: str, query: str, params: tuple[Any, ...], limit_s: float,
                       what: str) -> Any:
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
-        value = await _one(conn, query, *params)
+        value = await _one(url, query, *params)
         if value:
             return value
         await asyncio.sleep(0.2)
@@ -130,50 +148,41 @@ async def _wait_value(conn: Any, query: str, params: tuple[Any, ...], limit_s: f
 
 _LAST_PROBE = "SELECT max(time) FROM probe_results WHERE target_id = %s AND time > %s"
 _FIRING = ("SELECT count(*) FROM alerts WHERE rule_id = 'target-down' AND state = 'firing'"
-           " AND labels->>'system' = %s")
+           " AND labels->>'target' = %s")
 
 
 async def _single_failure(url: str, session: aiohttp.ClientSession, base: int,
                           system: str) -> int:
     """A 5 s error fault on /health over one probe; returns how many probes of it failed."""
     target = f"{system}-health"
-    async with await db.connect_async(url) as conn:
-        seen = datetime.now(UTC) - timedelta(seconds=1)
-        last = await _wait_value(conn, _LAST_PROBE, (target, seen), 30, "a new probe")
-        # the next probe starts 4.5-5.5 s after this one (5 s interval, 0.5 s jitter)
-        await asyncio.sleep(max(0.0, (last + timedelta(seconds=2.5)
-                                      - datetime.now(UTC)).total_seconds()))
-        await _fault(session, base, kind="error_rate", system=system, endpoint="/health",
-                     duration="5s")
-        await asyncio.sleep(max(0.0, (last + timedelta(seconds=12)
-                                      - datetime.now(UTC)).total_seconds()))
-        cur = await conn.execute(
-            "SELECT count(*) FILTER (WHERE NOT ok) FROM probe_results"
-            " WHERE target_id = %s AND time > %s AND time <= %s",
-            (target, last, last + timedelta(seconds=12)))
-        row = await cur.fetchone()
-        return int(row[0]) if row else 0
+    seen = datetime.now(UTC) - timedelta(seconds=1)
+    last = await _wait_value(url, _LAST_PROBE, (target, seen), 30, "a new probe")
+    # the next probe starts 4.5-5.5 s after this one (5 s interval, 0.5 s jitter)
+    await asyncio.sleep(max(0.0, (last + timedelta(seconds=2.5)
+                                  - datetime.now(UTC)).total_seconds()))
+    await _fault(session, base, kind="error_rate", system=system, endpoint="/health",
+                 duration="5s")
+    await asyncio.sleep(max(0.0, (last + timedelta(seconds=12)
+                                  - datetime.now(UTC)).total_seconds()))
+    return int(await _one(url, "SELECT count(*) FILTER (WHERE NOT ok) FROM probe_results"
+                               " WHERE target_id = %s AND time > %s AND time <= %s",
+                          target, last, last + timedelta(seconds=12)))
 
 
 async def _outages(url: str, session: aiohttp.ClientSession, base: int, system: str,
                    count: int, rng: random.Random) -> list[float]:
-    found = []
-    async with await db.connect_async(url) as conn:
-        for _ in range(count):
-            await asyncio.sleep(rng.uniform(0, PROBE_INTERVAL_S))  # a random phase
-            started = time.monotonic()
-            await _fault(session, base, kind="outage", system=system, duration=f"{OUTAGE_S}s")
-            await _wait_value(conn, _FIRING, (system,), 60, f"{system} firing")
-            found.append(time.monotonic() - started)
-            await asyncio.sleep(max(0.0, started + OUTAGE_S - time.monotonic()))
-            deadline = time.monotonic() + 60
-            while await _one(conn, _FIRING, system):
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{system}: target-down still firing 60 s after the end")
-                await asyncio.sleep(0.5)
-            await conn.execute(
-                "UPDATE alerts SET fired_at = '{}' WHERE rule_id = 'target-down'"
-                " AND state = 'resolved' AND labels->>'system' = %s", (system,))
+    found, target = [], f"{system}-health"
+    for _ in range(count):
+        await asyncio.sleep(rng.uniform(0, PROBE_INTERVAL_S))  # a random phase
+        started = time.monotonic()
+        await _fault(session, base, kind="outage", system=system, duration=f"{OUTAGE_S}s")
+        await _wait_value(url, _FIRING, (target,), 60, f"{target} firing")
+        found.append(time.monotonic() - started)
+        await asyncio.sleep(max(0.0, started + OUTAGE_S - time.monotonic()))
+        await _wait_value(url, "SELECT (" + _FIRING + ") = 0", (target,), 60,
+                          f"{target} resolved")
+        await _rows(url, "UPDATE alerts SET fired_at = '{}' WHERE rule_id = 'target-down'"
+                         " AND state = 'resolved' AND labels->>'target' = %s", target)
     return found
 
 
@@ -185,36 +194,37 @@ async def detection(trials: int, singles: int) -> dict[str, Any]:
             services.start("sim", "sim", "--port-base", str(base), "--seed", "11")
             services.start("collect", "collect")
             services.start("alerts", "alerts", "--workers", "0")
-            async with aiohttp.ClientSession() as session, \
-                    await db.connect_async(url) as conn:
+            async with aiohttp.ClientSession() as session:
+                server_start = await _one(url, "SELECT pg_postmaster_start_time()")
                 # warm-up: every /health probed healthy twice, the engine cycling
                 for s in SYSTEMS:
                     await _wait_value(
-                        conn, "SELECT count(*) >= 2 FROM probe_results WHERE target_id = %s"
+                        url, "SELECT count(*) >= 2 FROM probe_results WHERE target_id = %s"
                         " AND ok", (f"{s}-health",), 90, f"{s}-health probes")
-                await _wait_value(conn, "SELECT count(*) FROM alert_engine_heartbeats", (), 60,
+                await _wait_value(url, "SELECT count(*) FROM alert_engine_heartbeats", (), 60,
                                   "the engine")
                 failed = [await _single_failure(url, session, base, SYSTEMS[i % 3])
                           for i in range(singles)]
                 await asyncio.sleep(10)  # evaluation (2 s) and the critical route's group_wait
                 fired_after_one = await _one(
-                    conn, "SELECT count(*) FROM alert_transitions t JOIN alerts a"
+                    url, "SELECT count(*) FROM alert_transitions t JOIN alerts a"
                     " USING (fingerprint) WHERE a.rule_id = 'target-down'")
-                outbox = await _one(conn, "SELECT count(*) FROM notifications")
-                cur = await conn.execute(
-                    "SELECT a.rule_id || ' ' || coalesce(a.labels->>'target',"
+                outbox = await _one(url, "SELECT count(*) FROM notifications")
+                others = [r[0] for r in await _rows(
+                    url, "SELECT a.rule_id || ' ' || coalesce(a.labels->>'target',"
                     " a.labels->>'instance', '') || ': ' || t.from_state || ' -> ' || t.to_state"
-                    " FROM alert_transitions t JOIN alerts a USING (fingerprint) ORDER BY t.id")
-                others = [r[0] for r in await cur.fetchall()]
+                    " FROM alert_transitions t JOIN alerts a USING (fingerprint) ORDER BY t.id")]
                 rng = random.Random(5)
                 per = [trials // 3 + (1 if i < trials % 3 else 0) for i in range(3)]
                 results = await asyncio.gather(*(
                     _outages(url, session, base, s, n, rng)
                     for s, n in zip(SYSTEMS, per, strict=True)))
+                restarted = server_start != await _one(url, "SELECT pg_postmaster_start_time()")
         finally:
             services.stop()
     values = [v for r in results for v in r]
     return {
+        "database_restarted_during_run": restarted,  # by someone else: the figures are off
         "config": "config/ as shipped (target-down: kind down, consecutive_failures 2, "
                   "interval 2s; /health every 5 s)",
         "one_failed_probe": {"trials": singles, "failed_probes_per_trial": failed,
@@ -298,7 +308,8 @@ def main() -> None:
     sub = parser.add_subparsers(dest="what", required=True)
     d = sub.add_parser("detection")
     d.add_argument("--trials", type=int, default=21)
-    d.add_argument("--singles", type=int, default=6, help="one-failed-probe trials")
+    d.add_argument("--singles", type=int, default=3,
+                   help="one-failed-probe trials (one per system, in turn)")
     e = sub.add_parser("evaluate")
     e.add_argument("--series", type=int, default=10_000)
     e.add_argument("--cycles", type=int, default=10)

@@ -61,7 +61,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    settings = settings_or_exit()
+    settings = settings_or_exit("engine")
     try:
         holder = ConfigHolder(settings.config_dir)
     except ConfigError as exc:

@@ -54,7 +54,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def cmd_collect(args: argparse.Namespace) -> int:
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(process="collector")
         holder = ConfigHolder(args.config or settings.config_dir)
     except (SettingsError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

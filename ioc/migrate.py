@@ -10,6 +10,8 @@ from importlib import resources
 
 import psycopg
 
+from ioc import db_roles
+
 log = logging.getLogger(__name__)
 
 # Any constant works; it only has to be the same for every process migrating this database.
@@ -103,6 +105,12 @@ def migrate(conn: psycopg.Connection) -> list[Migration]:
                     f"migration {mig.version:03d}_{mig.name} failed: {exc}"
                 ) from exc
             ran.append(mig)
+        # repeatable: the process roles' grants cover the tables the migrations just made
+        try:
+            db_roles.apply(conn)
+        except psycopg.Error as exc:
+            raise MigrationError(f"granting the process roles their privileges failed: {exc} "
+                                 "(the migration owner needs CREATEROLE)") from exc
         return ran
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (LOCK_KEY,))

@@ -36,13 +36,22 @@ class Settings:
     tls_key: Path | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Build settings from environment variables (IOC_*)."""
+    def from_env(cls, env: Mapping[str, str] | None = None, *,
+                 process: str | None = None) -> Settings:
+        """Build settings from environment variables (IOC_*).
+
+        A long-running `process` ("collector", "engine", "api", "report") connects with its
+        own least-privilege login (ioc/db_roles.py) when IOC_COLLECTOR_DATABASE_URL,
+        IOC_ENGINE_DATABASE_URL, IOC_API_DATABASE_URL or IOC_REPORT_DATABASE_URL is set, else
+        with IOC_DATABASE_URL.
+        """
         env = os.environ if env is None else env
-        url = env.get("IOC_DATABASE_URL", "")
+        own = f"IOC_{process.upper()}_DATABASE_URL" if process else ""
+        url = (env.get(own, "") if own else "") or env.get("IOC_DATABASE_URL", "")
         if not url:
             raise SettingsError(
-                "IOC_DATABASE_URL is not set: run scripts/setup.sh (it writes .ioc/env) "
+                f"{own + ' and ' if own else ''}IOC_DATABASE_URL {'are' if own else 'is'} not "
+                "set: run scripts/setup.sh (it writes .ioc/env) "
                 "or export IOC_DATABASE_URL=postgresql://user:password@host:port/dbname"
             )
         state_dir = Path(env.get("IOC_STATE_DIR", str(PROJECT_ROOT / ".ioc")))
@@ -63,10 +72,10 @@ class Settings:
         )
 
 
-def settings_or_exit() -> Settings:
+def settings_or_exit(process: str | None = None) -> Settings:
     """Settings for a command: on a bad environment, say what to fix and exit with status 2."""
     try:
-        return Settings.from_env()
+        return Settings.from_env(process=process)
     except SettingsError as exc:
         print(f"error: {exc}", file=sys.stderr)
         raise SystemExit(2) from None

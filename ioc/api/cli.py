@@ -47,7 +47,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ioc.db import make_pool
     from ioc.settings import SettingsError, check_serving, parse_proxies
 
-    settings = settings_or_exit()
+    settings = settings_or_exit("api")
     host = args.host or settings.api_host
     port = settings.api_port if args.port is None else args.port
     cert = args.tls_cert or settings.tls_cert

@@ -66,7 +66,7 @@ def run_schedule_cmd(args: argparse.Namespace) -> int:
     from ioc.report.schedule import run_schedule
 
     try:
-        settings = Settings.from_env()
+        settings = Settings.from_env(process="report")
         holder = ConfigHolder(settings.config_dir)
     except (SettingsError, ConfigError) as exc:
         print(f"error: {exc}", file=sys.stderr)

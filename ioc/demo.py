@@ -32,10 +32,11 @@ from pathlib import Path
 
 import psycopg
 
-from ioc import db, history, migrate
+from ioc import db, db_roles, history, migrate
 from ioc.api import tokens
 from ioc.config import load_config
 from ioc.config_sync import sync_config
+from ioc.db_cli import write_private
 from ioc.demo_push import DocumentPusher
 from ioc.settings import redact_url, settings_or_exit
 
@@ -183,6 +184,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     inbox = plan_inbox(base, os.environ)
     env.update(inbox.env)
     children = Children(log_dir=settings.state_dir / "logs")
+    logins: dict[str, str] = {}
     for sig in STOP_SIGNALS:
         signal.signal(sig, _on_stop_signal)
     try:
@@ -196,6 +198,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
             return check.returncode
         with db.connect(settings.database_url) as conn:  # the config's copy, as `ioc db migrate`
             print(f"      {sync_config(conn, load_config(config_dir, env))}", flush=True)
+            logins = _process_logins(conn, settings.database_url, settings.state_dir)
         _say(3, f"starting the simulated province with {args.backfill_days} days of history")
         children.start("sim", [*_ioc(), "sim", "--port-base", str(base), "--seed",
                                str(args.seed), "--backfill-days", str(args.backfill_days)], env)
@@ -215,11 +218,12 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 return _failed(children, "inbox")
         metrics_port = base + 1000  # self-metrics (loopback): collector, then alert engine
         children.start("collector", [*_ioc(), "collect", "--metrics-port", str(metrics_port)],
-                       env)
+                       {**env, "IOC_DATABASE_URL": logins["collector"]})
         children.start("alerts", [*_ioc(), "alerts", "--metrics-port", str(metrics_port + 1)],
-                       env)
+                       {**env, "IOC_DATABASE_URL": logins["engine"]})
         _say(5, f"starting the API and wall page on port {args.port}")
-        children.start("api", [*_ioc(), "serve", "--port", str(args.port)], env)
+        children.start("api", [*_ioc(), "serve", "--port", str(args.port)],
+                       {**env, "IOC_DATABASE_URL": logins["api"]})
         if not _wait_http(f"http://127.0.0.1:{args.port}/readyz", 60, children):
             return _failed(children, "api")
         token = _new_token(settings.database_url, DEMO_TOKEN_NAME, "viewer")
@@ -244,6 +248,26 @@ def cmd_demo(args: argparse.Namespace) -> int:
         if children.procs:
             _tell("\nstopping …")
         children.stop()
+        if logins:
+            _drop_process_logins(settings.database_url)
+
+
+def _process_logins(conn: psycopg.Connection, admin_url: str, state_dir: Path) -> dict[str, str]:
+    """Fresh logins of the collector, engine and API roles (ioc/db_roles.py), so that no child
+    is a database superuser; their connection strings are kept in the state directory (0600)
+    for a look with psql, and the logins are dropped when the demo stops."""
+    logins = db_roles.create_logins(conn, admin_url)
+    write_private(state_dir / "db-logins.env", "\n".join(db_roles.env_lines(logins)) + "\n")
+    return {login.process: login.conninfo for login in logins}
+
+
+def _drop_process_logins(admin_url: str) -> None:
+    """Drop the demo's logins (best effort: the next demo sets new passwords anyway)."""
+    try:
+        with db.connect(admin_url) as conn:
+            db_roles.drop_logins(conn)
+    except psycopg.Error as exc:
+        _tell(f"  the database logins stay ({type(exc).__name__}); the next demo replaces them")
 
 
 @dataclass(frozen=True)

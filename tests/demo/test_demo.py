@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ioc import db
+from ioc import db, db_roles
 from tests.demo.support import demo_env, demo_ports, free_block, listening
 
 
@@ -35,4 +35,12 @@ def test_demo_starts_everything_and_exits_cleanly(fresh_db_url: str, tmp_path: P
     assert tokens == [("demo-wall", "viewer"), ("documents-push", "ingest")]
     # every child was stopped: nothing listens on the demo's ports any more
     assert listening(demo_ports(base)) == []
+    # the children's database logins (kept 0600 while it ran) went with them
+    assert (tmp_path / "db-logins.env").stat().st_mode & 0o777 == 0o600
+    with db.connect(fresh_db_url) as conn:
+        names = [db_roles.login_name(g, str(conn.info.dbname))
+                 for g in db_roles.PROCESS_ROLES.values()]
+        left = conn.execute("SELECT rolname FROM pg_roles WHERE rolname = ANY(%s)",
+                            (names,)).fetchall()
+    assert left == []
 

@@ -44,6 +44,23 @@ def _email_link(messages: list[dict[str, Any]], fingerprint: str) -> str | None:
     return None
 
 
+def _no_runtime_superuser(db_url: str) -> None:
+    """Every connection of the running demo's collector, engine and API is its own role's
+    login (ioc/db_roles.py), none a superuser."""
+    with db.connect(db_url) as conn:
+        rows = conn.execute(
+            "SELECT a.application_name, r.rolname, r.rolsuper, r.rolcreaterole "
+            "FROM pg_stat_activity a JOIN pg_roles r ON r.oid = a.usesysid "
+            "WHERE a.datname = current_database() AND a.pid <> pg_backend_pid()").fetchall()
+    groups = {"ioc-collector": "ioc_collector", "ioc-alerts": "ioc_engine", "ioc-api": "ioc_api"}
+    for prefix in groups:  # each process is connected (the collector's writer connects lazily)
+        assert any(str(app).startswith(prefix) for app, *_ in rows), (prefix, rows)
+    assert [row for row in rows if row[2] or row[3]] == []
+    for app, role, _, _ in rows:
+        group = next((g for prefix, g in groups.items() if str(app).startswith(prefix)), None)
+        assert group is not None and str(role).startswith(group + "_"), (app, role)
+
+
 def _fetch(url: str, method: str = "GET") -> tuple[int, str]:
     req = urllib.request.Request(url, method=method)
     with urllib.request.urlopen(req, timeout=10) as r:
@@ -57,6 +74,7 @@ def test_suggested_fault_reaches_the_inbox_and_its_link_acknowledges(
     demo = Demo.start(fresh_db_url, tmp_path)
     try:
         demo.wait_live()
+        _no_runtime_superuser(fresh_db_url)
         banner = demo.output()
         assert f"{demo.inbox}/" in banner
         fault = _suggested_fault(banner)

@@ -85,3 +85,28 @@ def test_dockerfile_base_is_pinned_and_copies_existing_paths() -> None:
     for src in re.findall(r"^COPY (\S+(?: \S+)*) \S+$", text, re.M):
         for part in src.split():
             assert (ROOT / part).exists(), f"Dockerfile copies missing {part}"
+
+
+def test_runtime_services_connect_as_their_own_logins_not_the_owner() -> None:
+    from ioc import db_roles
+
+    services = _compose()["services"]
+    own = {"collector": "collector", "alerts": "engine", "api": "api", "report": "report"}
+    for name, svc in services.items():
+        if name in ("migrate", "timescaledb", "grafana"):
+            continue
+        env = {k: str(v) for k, v in (svc.get("environment") or {}).items()}
+        assert "IOC_DATABASE_URL" not in env, f"{name} knows the migration owner's URL"
+        assert not any("IOC_DB_PASSWORD" in v for v in env.values()), name
+        process = own.get(name)
+        if process is None:  # the simulator needs no database
+            assert not any(k.endswith("DATABASE_URL") for k in env), name
+            continue
+        url = env[db_roles.url_variable(process)]
+        login = db_roles.login_name(db_roles.PROCESS_ROLES[process], "ioc")
+        password = f"${{IOC_{process.upper()}_DB_PASSWORD:?set IOC_{process.upper()}_DB_PASSWORD}}"
+        assert url == f"postgresql://{login}:{password}@timescaledb:5432/ioc", name
+    migrate = services["migrate"]
+    assert "ioc db logins" in " ".join(migrate["entrypoint"])
+    for process in db_roles.PROCESS_ROLES:
+        assert f"IOC_{process.upper()}_DB_PASSWORD" in migrate["environment"]

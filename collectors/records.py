@@ -2,7 +2,10 @@
 
 Cursor endpoints (dossiers, transactions, documents) are paged with `updated_since`; each page
 is upserted and the cursor saved in the same transaction, so a crash or timeout between pages
-loses nothing and repeats nothing that matters (the upsert is idempotent). Reconciliation files
+loses nothing and repeats nothing that matters (the upsert is idempotent). A feed heals: when the
+source refuses the stored cursor (400, 404 or 410: it restarted, or was replaced, and no longer
+knows it), the collector says so once and resumes from the latest stored record's time less
+OVERLAP, as a time, whose page's cursor replaces the refused one. Reconciliation files
 are fetched per business day over a look-back window, since late files arrive T+1 or later; each
 file received is stored whole and recorded as received, an empty one too (`ioc_store_recon_file`:
 the KPIs judge a day only once its files are in), while a 404 (not yet available) stores nothing.
@@ -11,6 +14,7 @@ the KPIs judge a day only once its files are in), while a 404 (not yet available
 from __future__ import annotations
 
 import json
+import logging
 import time
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -18,6 +22,7 @@ from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import psycopg
+from psycopg import sql
 
 from collectors.fetch import HttpClient
 from collectors.model import CollectFailure, Outcome, ProbeResult, failed
@@ -30,6 +35,13 @@ MAX_PAGES = 200
 # How far back a reconciliation file never received is still looked for.
 CATCH_UP_DAYS = 31
 _RECORDS_MAX_BYTES = 64 * 2**20
+REFUSED = frozenset({400, 404, 410})
+"""Statuses with which a source refuses a cursor it does not know (it restarted)."""
+OVERLAP = timedelta(minutes=10)
+"""How far before the latest stored record a healed feed resumes (the upsert is idempotent)."""
+_RECORD_TABLES = {"dossiers": "dossiers", "transactions": "payment_transactions",
+                  "documents": "documents"}
+log = logging.getLogger(__name__)
 
 
 class RecordsSync:
@@ -83,11 +95,14 @@ class RecordsSync:
         t = self.target
         cursor = await _load_cursor(conn, t.id)
         total = 0
-        for _ in range(MAX_PAGES):
-            params: dict[str, str | int] = {"limit": t.page_size}
-            if cursor is not None:
-                params["updated_since"] = cursor
-            page = await self._get(f"{t.url}?{urlencode(params)}", now)
+        for n in range(MAX_PAGES):
+            try:
+                page = await self._page(cursor, now)
+            except CollectFailure as refused:
+                if n or cursor is None or refused.status_code not in REFUSED:
+                    raise
+                cursor = await self._fall_back(conn, cursor, refused)
+                page = await self._page(cursor, now)
             items = _items(page)
             nxt = page.get("next") if isinstance(page, dict) else None
             # `next` while more is waiting; else the source's resume `cursor`, else the time.
@@ -99,6 +114,25 @@ class RecordsSync:
             if not nxt or len(items) < t.page_size:
                 break
         return total
+
+    async def _page(self, cursor: str | None, now: datetime) -> Any:
+        params: dict[str, str | int] = {"limit": self.target.page_size}
+        if cursor is not None:
+            params["updated_since"] = cursor
+        return await self._get(f"{self.target.url}?{urlencode(params)}", now)
+
+    async def _fall_back(self, conn: psycopg.AsyncConnection, cursor: str,
+                         refused: CollectFailure) -> str | None:
+        """Where to resume when the source refuses the stored cursor (it restarted, or was
+        replaced, and no longer knows it): the latest record stored, less OVERLAP, as a time
+        (from the beginning when nothing is stored). Said once: the page's own cursor is then
+        saved and the refused one is never sent again."""
+        since = await _latest_record(conn, self.target.record_type)
+        resume = (since - OVERLAP).isoformat() if since is not None else None
+        log.warning("records %s: the source refused the stored cursor %r (%s); resuming from "
+                    "updated_since=%s", self.target.id, cursor[:64], refused.detail,
+                    resume or "the beginning")
+        return resume
 
     async def _reconciliation(self, conn: psycopg.AsyncConnection, now: datetime) -> int:
         t = self.target
@@ -147,6 +181,17 @@ def _last_updated(items: list[Any], cursor: str | None) -> str | None:
         if isinstance(item, dict) and isinstance(item.get("updated_at"), str):
             return str(item["updated_at"])
     return cursor
+
+
+async def _latest_record(conn: psycopg.AsyncConnection, record_type: str) -> datetime | None:
+    """The latest `updated_at` stored of a record type (None: none, or no such table)."""
+    table = _RECORD_TABLES.get(record_type)
+    if table is None:
+        return None
+    cur = await conn.execute(sql.SQL("SELECT max(updated_at) FROM {}").format(
+        sql.Identifier(table)))
+    row = await cur.fetchone()
+    return row[0] if row else None
 
 
 async def _load_cursor(conn: psycopg.AsyncConnection, target_id: str) -> str | None:

@@ -32,6 +32,8 @@ DEB_PACKAGES=(
   chromium poppler-utils fonts-dejavu-core fonts-noto-core
   # WeasyPrint's native libraries
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0
+  # high availability (scripts/ha, tests/ha): Patroni, etcd, pgBackRest
+  patroni etcd-server etcd-client pgbackrest
 )
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do

@@ -56,34 +56,56 @@ def _mac(secret: str, body: str) -> str:
     return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
 
 
-def sign(fingerprint: str, episode: int, expires_at: datetime, secret: str) -> str:
-    """A token acknowledging this alert's episode until `expires_at`."""
+def _b64(text: str) -> str:
+    return base64.urlsafe_b64encode(text.encode()).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> str | None:
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def sign(fingerprint: str, episode: int, expires_at: datetime, secret: str,
+         to: str = "") -> str:
+    """A token acknowledging this alert's episode until `expires_at`, naming whom the link was
+    sent to (`to`, signed with the rest: the acknowledgement records that person)."""
     if not secret:
         raise ValueError("IOC_SECRET_KEY is empty: ack links cannot be signed")
     body = f"{fingerprint}.{episode}.{int(expires_at.timestamp())}"
+    if to:
+        body += f".{_b64(to)}"
     return f"{body}.{_mac(secret, body)}"
 
 
 def link(public_url: str, fingerprint: str, episode: int, now: datetime, secret: str,
-         ttl: timedelta = LINK_TTL) -> str:
+         ttl: timedelta = LINK_TTL, to: str = "") -> str:
     """The one-click URL put in notifications."""
-    token = sign(fingerprint, episode, now + ttl, secret)
+    token = sign(fingerprint, episode, now + ttl, secret, to)
     return public_url.rstrip("/") + ACK_PATH + quote(token, safe=".")
 
 
 def verify(token: str, secret: str, now: datetime) -> tuple[Outcome, str, int]:
     """(outcome, fingerprint, episode): 'acked' here means the token is genuine and current."""
+    outcome, fingerprint, episode, _ = verify_to(token, secret, now)
+    return outcome, fingerprint, episode
+
+
+def verify_to(token: str, secret: str, now: datetime) -> tuple[Outcome, str, int, str]:
+    """verify(), plus whom the link was sent to ('' for a link that does not say)."""
     parts = token.split(".")
-    if len(parts) != 4 or not secret:
-        return "invalid", "", 0
-    fingerprint, episode, expires, mac = parts
-    if not hmac.compare_digest(mac, _mac(secret, ".".join(parts[:3]))):
-        return "invalid", "", 0
-    if not (episode.isdigit() and expires.isdigit()):
-        return "invalid", "", 0
+    if len(parts) not in (4, 5) or not secret:
+        return "invalid", "", 0, ""
+    fingerprint, episode, expires, mac = *parts[:3], parts[-1]
+    if not hmac.compare_digest(mac, _mac(secret, ".".join(parts[:-1]))):
+        return "invalid", "", 0, ""
+    to = _unb64(parts[3]) if len(parts) == 5 else ""
+    if not (episode.isdigit() and expires.isdigit()) or to is None:
+        return "invalid", "", 0, ""
     if now >= datetime.fromtimestamp(int(expires), UTC):
-        return "expired", fingerprint, int(episode)
-    return "acked", fingerprint, int(episode)
+        return "expired", fingerprint, int(episode), to
+    return "acked", fingerprint, int(episode), to
 
 
 async def acknowledge(conn: AsyncConnection[Any], fingerprint: str, by: str, now: datetime,
@@ -110,6 +132,15 @@ async def acknowledge(conn: AsyncConnection[Any], fingerprint: str, by: str, now
         await cur.execute("INSERT INTO alert_acks (fingerprint, episode, acked_at, acked_by, via)"
                           " VALUES (%s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                           (fingerprint, row[0], now, by, via))
+        # the alerts it mutes (inhibit_rules) are part of the same incident: covered too
+        await cur.execute(
+            "WITH covered AS (UPDATE alerts SET acked_at = %(now)s, acked_by = %(by)s"
+            " WHERE inhibited_by = %(fp)s AND state = 'firing' AND acked_at IS NULL"
+            " RETURNING fingerprint, episode)"
+            " INSERT INTO alert_acks (fingerprint, episode, acked_at, acked_by, via)"
+            " SELECT fingerprint, episode, %(now)s, %(by)s, %(via)s FROM covered"
+            " WHERE episode IS NOT NULL ON CONFLICT DO NOTHING",
+            {"now": now, "by": by, "fp": fingerprint, "via": via})
         payload = {"type": "alert", "event": "ack", "fingerprint": fingerprint,
                    "rule_id": row[1], "labels": row[2], "severity": row[3],
                    "acked_by": by, "at": now.isoformat()}
@@ -120,8 +151,9 @@ async def acknowledge(conn: AsyncConnection[Any], fingerprint: str, by: str, now
 
 async def acknowledge_link(conn: AsyncConnection[Any], token: str, secret: str, now: datetime,
                            by: str = "link") -> AckResult:
-    """Acknowledge through a one-click link: genuine, unexpired, for the episode it names."""
-    outcome, fingerprint, episode = verify(token, secret, now)
+    """Acknowledge through a one-click link: genuine, unexpired, for the episode it names; the
+    acknowledgement records whom the link was sent to (else `by`)."""
+    outcome, fingerprint, episode, to = verify_to(token, secret, now)
     if outcome != "acked":
         return _result(outcome, fingerprint)
-    return await acknowledge(conn, fingerprint, by, now, via="link", episode=episode)
+    return await acknowledge(conn, fingerprint, to or by, now, via="link", episode=episode)

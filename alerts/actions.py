@@ -32,7 +32,8 @@ __all__ = [
 
 _ALERT_COLUMNS = ("fingerprint, rule_id, labels, annotations, severity, state, value,"
                   " started_at, firing_at, resolved_at, acked_at, acked_by, updated_at,"
-                  " flapping, episode")
+                  " flapping, episode, inhibited_by, (SELECT s.annotations->>'summary'"
+                  " FROM alerts s WHERE s.fingerprint = alerts.inhibited_by) AS muted_by")
 
 
 async def list_alerts(conn: AsyncConnection[Any], *, states: tuple[str, ...] = ("pending",

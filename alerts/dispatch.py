@@ -18,6 +18,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
+from alerts.inhibit import inhibited
 from alerts.oncall import Recipient, step_recipients
 from alerts.silence import Muter
 from ioc.config.model import ProvinceConfig
@@ -167,13 +168,85 @@ async def notify_firing(conn: AsyncConnection[Any], cfg: ProvinceConfig, mutes: 
                           " WHERE a.state = 'firing'")
         sent = {(r["fingerprint"], r["channel"], r["recipient"]): r
                 for r in await cur.fetchall()}
+    await _refresh_unsent(conn)
+    muted_by = inhibited(cfg.inhibit_rules, [(r["fingerprint"], routing_labels(r))
+                                             for r in alerts])
+    await _record_inhibition(conn, muted_by, now)
     for row in alerts:
+        if row["fingerprint"] in muted_by:
+            # muted by a firing source: nothing goes out, and what waits unsent is taken back
+            gone = await withdraw(conn, row["fingerprint"])
+            if gone:
+                await conn.execute(
+                    "DELETE FROM alert_notified WHERE fingerprint = %s"
+                    " AND (channel, recipient) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                    (row["fingerprint"], [c for c, _ in gone], [r for _, r in gone]))
+            continue
         if mutes.mutes(routing_labels(row)):
             continue
         name = rule_names.get(row["rule_id"], row["rule_id"])
         for p in plan(cfg, row, now):
             done = sent.get((row["fingerprint"], p.to.channel, p.to.recipient))
             _bring_up_to_date(out, row, p, done, name, now)
+
+
+_REFRESH = """
+UPDATE notifications n SET events = (
+    SELECT jsonb_agg(CASE WHEN a.fingerprint IS NULL THEN x.e ELSE x.e
+        || jsonb_build_object('annotations', a.annotations, 'value', a.value) END
+        ORDER BY x.i)
+    FROM jsonb_array_elements(n.events) WITH ORDINALITY AS x(e, i)
+    LEFT JOIN alerts a ON a.fingerprint = x.e->>'fingerprint' AND a.state = 'firing'
+        AND x.e->>'status' = 'firing')
+WHERE n.id IN (SELECT id FROM notifications WHERE state = 'pending' AND attempts = 0
+               FOR UPDATE SKIP LOCKED)
+"""
+
+
+async def _refresh_unsent(conn: AsyncConnection[Any]) -> None:
+    """Bring the firing events of messages not yet attempted up to date (value, annotations):
+    a message waiting out its group_wait goes out with the picture as it is then (e.g. every
+    target the system alert found down), not as it was when it was queued."""
+    await conn.execute(_REFRESH)
+
+
+async def _record_inhibition(conn: AsyncConnection[Any], muted_by: Mapping[str, str],
+                             now: datetime) -> None:
+    """Write which alert mutes which (the API, the wall and acknowledgements read it)."""
+    async with conn.cursor() as cur:
+        await cur.execute("UPDATE alerts SET inhibited_by = NULL WHERE inhibited_by IS NOT NULL"
+                          " AND NOT (fingerprint = ANY(%s))", (list(muted_by),))
+        if muted_by:
+            await cur.execute(
+                "UPDATE alerts a SET inhibited_by = m.source FROM unnest(%s::text[], %s::text[])"
+                " AS m(fp, source) WHERE a.fingerprint = m.fp"
+                " AND a.inhibited_by IS DISTINCT FROM m.source",
+                (list(muted_by), list(muted_by.values())))
+
+
+async def withdraw(conn: AsyncConnection[Any], fingerprint: str,
+                   waiting_at: datetime | None = None) -> set[tuple[str, str]]:
+    """Take an alert's events out of the messages no one has tried to send yet (with
+    `waiting_at`: only those still waiting out their group_wait then); a message left empty is
+    deleted. Returns the (channel, recipient) pairs it was withdrawn from.
+
+    A message once attempted is never changed (its idempotency key stands for its events)."""
+    gone: set[tuple[str, str]] = set()
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
+            "SELECT id, channel, recipient, events FROM notifications WHERE state = 'pending'"
+            " AND attempts = 0 AND events @> %s::jsonb"
+            " AND (%s::timestamptz IS NULL OR due_at > %s) FOR UPDATE SKIP LOCKED",
+            (json.dumps([{"fingerprint": fingerprint}]), waiting_at, waiting_at))
+        for msg in await cur.fetchall():
+            keep = [e for e in msg["events"] if e["fingerprint"] != fingerprint]
+            if keep:
+                await cur.execute("UPDATE notifications SET events = %s::jsonb WHERE id = %s",
+                                  (json.dumps(keep, ensure_ascii=False), msg["id"]))
+            else:
+                await cur.execute("DELETE FROM notifications WHERE id = %s", (msg["id"],))
+            gone.add((msg["channel"], msg["recipient"]))
+    return gone
 
 
 def _bring_up_to_date(out: Outgoing, row: Mapping[str, Any], p: Planned,
@@ -203,9 +276,12 @@ async def notify_resolved(conn: AsyncConnection[Any], cfg: ProvinceConfig,
         await cur.execute("DELETE FROM alert_notified WHERE fingerprint = %s RETURNING *",
                           (row["fingerprint"],))
         told = await cur.fetchall()
+    unsent = await withdraw(conn, row["fingerprint"], now) if told else set()
     for t in told:
         if not t["send_resolved"] or t["channel"] not in cfg.channels_by_name:
             continue
+        if (t["channel"], t["recipient"]) in unsent:
+            continue  # its firing message was still waiting: nobody to tell (Alertmanager)
         to = Recipient(t["channel"], t["recipient"], t["level"])
         out.add(to, t["group_key"], event(row, "resolved", _key(row, transition, to),
                                           t["level"], rule_name), now)

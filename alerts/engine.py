@@ -146,7 +146,7 @@ class Engine:
                 continue
             self._memory.pop(fp, None)
             change = self._change(rule, fp, labels, s.severity or rule.severity, new,
-                                  transitions)
+                                  transitions, s.annotations)
             if transitions or row is None:
                 await self._save(rule, change, now, out, report)
             else:
@@ -165,12 +165,13 @@ class Engine:
         return found
 
     def _change(self, rule: RuleBase, fp: str, labels: dict[str, str], severity: str,
-                new: AlertState, transitions: list[Any]) -> store.Change:
+                new: AlertState, transitions: list[Any],
+                extra: Mapping[str, str] | None = None) -> store.Change:
         status = "resolved" if new.state == "resolved" else "firing"
         variables = template.variables(rule, labels, new.value, severity, status,
                                        new.started_at)
-        return store.Change(fp, rule.id, labels, template.render_annotations(rule, variables),
-                            severity, new, transitions)
+        annotations = {**(extra or {}), **template.render_annotations(rule, variables)}
+        return store.Change(fp, rule.id, labels, annotations, severity, new, transitions)
 
     async def _save(self, rule: RuleBase, change: store.Change, now: datetime, out: Outgoing,
                     report: CycleReport) -> None:

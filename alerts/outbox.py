@@ -24,6 +24,7 @@ from psycopg.rows import dict_row
 from alerts import ack
 from alerts.metrics import AlertMetrics
 from alerts.notify import Message, Notifier, TransportError, make_notifiers
+from ioc.config.channels import vn_phone
 from ioc.config.model import ProvinceConfig
 
 log = logging.getLogger(__name__)
@@ -69,6 +70,10 @@ class Outbox:
         self.lease = lease
         self.rng = rng or random.Random()
         self.languages = {c.name: c.language for c in cfg.channels}
+        self.people = {address: p.id for p in cfg.oncall.people
+                       for address in (p.email, p.telegram_chat_id, vn_phone(p.phone or ""))
+                       if address}
+        """Who an address belongs to: an ack link names the person it was sent to."""
         self.notifiers = dict(notifiers) if notifiers is not None else make_notifiers(
             cfg.channels, session, conn, secret)
 
@@ -80,8 +85,9 @@ class Outbox:
 
     def message(self, row: Mapping[str, Any], now: datetime) -> Message:
         """The channel-independent message of an outbox row, with fresh ack links."""
+        to = self.people.get(row["recipient"]) or row["recipient"] or row["channel"]
         links = {ev["fingerprint"]: ack.link(self.public_url, ev["fingerprint"], ev["episode"],
-                                             now, self.secret)
+                                             now, self.secret, to=to)
                  for ev in row["events"] if ev["status"] == "firing" and self.secret}
         return Message(key=row["idempotency_key"], channel=row["channel"],
                        recipient=row["recipient"], events=tuple(row["events"]), ack_urls=links,

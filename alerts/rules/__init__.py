@@ -9,11 +9,13 @@ from alerts.rules.down import Down
 from alerts.rules.kpi import KpiBelow
 from alerts.rules.query import SqlQuery
 from alerts.rules.recon import ReconBreaks
+from alerts.rules.system_down import SystemDown
 from alerts.rules.threshold import Threshold
 
 KINDS: dict[str, RuleKind] = {
     "threshold": Threshold(),
     "down": Down(),
+    "system_down": SystemDown(),
     "absence": Absence(),
     "burn_rate": BurnRate(),
     "kpi_below": KpiBelow(),

@@ -50,6 +50,8 @@ class Sample:
     active: bool
     severity: str | None = None
     hold: bool = False
+    annotations: Mapping[str, str] | None = None
+    """Texts the rule computes itself (e.g. which targets are down), added to the alert's."""
 
 
 @dataclass(frozen=True)

@@ -106,6 +106,9 @@ class Alert(BaseModel):
     acked_at: datetime | None
     acked_by: str | None
     updated_at: datetime | None
+    inhibited_by: str | None = Field(None, description="Fingerprint of the firing alert that "
+                                     "mutes this one (config inhibit_rules): not notified.")
+    muted_by: str | None = Field(None, description="That alert's summary.")
 
 
 class Matcher(Body):

@@ -11,7 +11,7 @@ from ioc.config.channels import Channel
 from ioc.config.oncall import OnCall
 from ioc.config.province import Calendar, Province, Retention, Systems
 from ioc.config.routing import Routing
-from ioc.config.rules import Rule
+from ioc.config.rules import InhibitRule, Rule
 from ioc.config.schedule import MaintenanceWindow, Report
 from ioc.config.targets import Target, TargetBase
 from ioc.config.types import Model, SystemName
@@ -31,6 +31,9 @@ class ProvinceConfig(Model):
     targets: tuple[Target, ...] = Field(default=(), description="What the collectors watch.")
     rules: tuple[Rule, ...] = Field(default=(), description="Alert rules.")
     routing: Routing = Field(default_factory=Routing, description="Alert routing tree.")
+    inhibit_rules: tuple[InhibitRule, ...] = Field(
+        default=(), description="Alerts that mute others while they fire (Alertmanager's "
+        "inhibit_rules).")
     channels: tuple[Channel, ...] = Field(default=(), description="Notification destinations.")
     oncall: OnCall = Field(default_factory=OnCall, description="People, rotas, escalation.")
     maintenance: tuple[MaintenanceWindow, ...] = Field(default=(),

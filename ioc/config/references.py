@@ -89,6 +89,20 @@ def check_rule_targets(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
             elif not target.enabled:
                 yield Problem(loc, f"target '{target_id}' is disabled", "the rule will see no "
                               "data from it; enable the target or remove it here", "warning")
+        for j, target_id in enumerate(getattr(rule, "critical", ())):
+            if target_id not in cfg.targets_by_id:
+                yield unknown(("rules", i, "critical", j), "target", target_id,
+                              cfg.targets_by_id, "targets.yaml")
+
+
+def check_inhibit_rules(cfg: ProvinceConfig, where: Where) -> Iterator[Problem]:
+    """Inhibition matchers on `rule` with `=` name existing rules (a typo would mute nothing)."""
+    for i, inhibit in enumerate(cfg.inhibit_rules):
+        for side in ("source_matchers", "target_matchers"):
+            for j, m in enumerate(getattr(inhibit, side)):
+                if m.label == "rule" and m.op == "=" and m.value not in cfg.rules_by_id:
+                    yield unknown(("inhibit_rules", i, side, j), "rule", m.value,
+                                  cfg.rules_by_id, "rules.yaml")
 
 
 def _channel_refs(cfg: ProvinceConfig) -> Iterator[tuple[Loc, str]]:
@@ -223,6 +237,7 @@ Check = Callable[[ProvinceConfig, Where], Iterator[Problem]]
 
 CHECKS: tuple[tuple[frozenset[str], Check], ...] = (
     (frozenset({"targets", "rules"}), check_rule_targets),
+    (frozenset({"rules", "inhibit_rules"}), check_inhibit_rules),
     (frozenset({"routing", "channels", "oncall", "report", "rules"}), check_channels),
     (frozenset({"routing", "oncall"}), check_escalation),
     (frozenset({"oncall", "channels"}), check_reachable),

@@ -11,8 +11,10 @@ from jinja2 import TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from ioc.config.matchers import Matcher
 from ioc.config.types import (
     Duration,
+    LabelName,
     Labels,
     MetricName,
     Model,
@@ -167,6 +169,47 @@ class DownRule(RuleBase):
         "have failed (2: one failed probe never pages).")
 
 
+class SystemDownRule(RuleBase):
+    """A system outage: enough of a system's critical targets down together (one alert per
+    system, labelled `system`, whose first message lists the targets down and since when).
+
+    A critical target counts as down when its latest `consecutive_failures` probes all failed
+    (1 by default: two different targets failing at once is confirmation enough). The alert
+    fires when at least `min_targets` critical targets, and at least `fraction` of those judged,
+    are down; it resolves when none is down any more, so it does not flicker while the system
+    comes back one target at a time.
+    """
+
+    kind: Literal["system_down"] = Field(description="`system_down`.")
+    critical: tuple[Slug, ...] = Field(
+        min_length=1, description="The critical targets (ids) whose failure together is the "
+        "system's outage, e.g. [portal-health, portal-home, portal-search]; they may belong to "
+        "several systems (one alert each).")
+    min_targets: int = Field(default=2, ge=1, description="How many critical targets of one "
+                             "system must be down together (2).")
+    fraction: Percent = Field(default=0.0, description="And at least this share of the "
+                              "system's critical targets that have recent probes (0%: any).")
+    consecutive_failures: int = Field(
+        default=1, ge=1, le=100, description="How many of a critical target's latest probes "
+        "must all have failed for it to count as down (1).")
+
+
+class InhibitRule(Model):
+    """Alertmanager's inhibition: while an alert matching `source_matchers` fires, alerts
+    matching `target_matchers` that have the same values of the `equal` labels are muted (still
+    evaluated and stored, shown as muted, never notified nor escalated)."""
+
+    source_matchers: tuple[Matcher, ...] = Field(
+        min_length=1, description="Which firing alerts mute others, e.g. ['rule=\"portal-down\"']"
+        " (labels, plus severity and rule).")
+    target_matchers: tuple[Matcher, ...] = Field(
+        min_length=1, description="Which alerts they mute, e.g. ['rule=~\"target-down|.*-slo-"
+        "burn\"'].")
+    equal: tuple[LabelName, ...] = Field(
+        default=(), description="Labels that must have equal values in the source and the "
+        "target alert (missing in both counts as equal), e.g. [system].")
+
+
 class BurnWindow(Model):
     """One multi-window burn-rate condition (Google SRE workbook)."""
 
@@ -239,8 +282,8 @@ class SqlRule(RuleBase):
 
 
 Rule = Annotated[
-    ThresholdRule | DownRule | AbsenceRule | BurnRateRule | KpiBelowRule | ReconBreaksRule
-    | SqlRule,
+    ThresholdRule | DownRule | SystemDownRule | AbsenceRule | BurnRateRule | KpiBelowRule
+    | ReconBreaksRule | SqlRule,
     Field(discriminator="kind"),
 ]
 """Any rule, chosen by its `kind`."""

@@ -70,7 +70,8 @@ def test_example_province_loads_without_errors_or_warnings() -> None:
     assert sorted(r.record_type for r in records) == [
         "agencies", "documents", "dossiers", "procedures", "reconciliation", "transactions"]
     assert {r.kind for r in config.rules} == {
-        "threshold", "down", "absence", "burn_rate", "kpi_below", "recon_breaks", "sql"}
+        "threshold", "down", "system_down", "absence", "burn_rate", "kpi_below", "recon_breaks",
+        "sql"}
     assert {c.kind for c in config.channels} == {"webhook", "email", "telegram", "alertmanager",
                                               "zalo_oa", "zalo_zns"}
 
@@ -161,4 +162,4 @@ def test_cli_check_prints_every_error_and_exits_2() -> None:
 def test_cli_check_accepts_the_example() -> None:
     done = run_cli("config")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.startswith("OK: 22 targets, 12 rules, 8 channels")
+    assert done.stdout.startswith("OK: 22 targets, 13 rules, 8 channels")

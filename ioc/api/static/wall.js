@@ -15,7 +15,7 @@ const I18N = {
     "state.nodata": "Không có dữ liệu",
     latency: "Độ trễ", availability: "Khả dụng hôm nay", freshness: "Cập nhật",
     alerts: "Cảnh báo đang mở", no_alerts: "Không có cảnh báo", nodata: "Không có dữ liệu",
-    kpis: "Chỉ tiêu hôm nay (QĐ 766)", target: "Mục tiêu", acked: "Đã xác nhận: ",
+    kpis: "Chỉ tiêu hôm nay (QĐ 766)", target: "Mục tiêu", acked: "Đã xác nhận: ", muted: "Bị ẩn bởi: ",
     ago_s: " giây trước", ago_m: " phút trước", ago_h: " giờ trước", updated: "Cập nhật lúc ",
     "sev.critical": "Nghiêm trọng", "sev.warning": "Cảnh báo", "sev.info": "Thông tin",
     "unit.working_days": "ngày làm việc", "unit.days": "ngày", "unit.VND": "₫",
@@ -32,7 +32,7 @@ const I18N = {
     "state.nodata": "No data",
     latency: "Latency", availability: "Availability today", freshness: "Updated",
     alerts: "Open alerts", no_alerts: "No alerts", nodata: "No data",
-    kpis: "Today's indicators (Decision 766)", target: "Target", acked: "Acked: ",
+    kpis: "Today's indicators (Decision 766)", target: "Target", acked: "Acked: ", muted: "Muted by: ",
     ago_s: "s ago", ago_m: " min ago", ago_h: " h ago", updated: "Updated at ",
     "sev.critical": "Critical", "sev.warning": "Warning", "sev.info": "Info",
     "unit.working_days": "working days", "unit.days": "days", "unit.VND": "VND",
@@ -152,6 +152,8 @@ function renderAlerts() {
     text($(".sys", row), (a.labels || {}).system ? T("sys." + a.labels.system) : "");
     text($(".age", row), fmtAge(a.firing_at || a.started_at));
     text($(".ack", row), a.acked_by ? T("acked") + a.acked_by : "");
+    row.dataset.muted = a.inhibited_by ? "true" : "false";
+    text($(".muted", row), a.inhibited_by ? T("muted") + (a.muted_by || a.inhibited_by) : "");
     list.appendChild(row);
   }
   const count = $("#alert-count");

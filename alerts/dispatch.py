@@ -18,7 +18,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 
-from alerts.inhibit import inhibited
+from alerts.inhibit import inhibited, longest_hold
 from alerts.oncall import Recipient, step_recipients
 from alerts.silence import Muter
 from ioc.config.model import ProvinceConfig
@@ -168,9 +168,17 @@ async def notify_firing(conn: AsyncConnection[Any], cfg: ProvinceConfig, mutes: 
                           " WHERE a.state = 'firing'")
         sent = {(r["fingerprint"], r["channel"], r["recipient"]): r
                 for r in await cur.fetchall()}
-    await _refresh_unsent(conn)
-    muted_by = inhibited(cfg.inhibit_rules, [(r["fingerprint"], routing_labels(r))
-                                             for r in alerts])
+    resolved: list[dict[str, Any]] = []
+    hold = longest_hold(cfg.inhibit_rules)
+    if hold:
+        async with conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute("SELECT * FROM alerts WHERE state = 'resolved' AND resolved_at > %s",
+                              (now - hold,))
+            resolved = await cur.fetchall()
+    muted_by = inhibited(
+        cfg.inhibit_rules,
+        [{**r, "labels": routing_labels(r)} for r in alerts],
+        [{**r, "labels": routing_labels(r)} for r in resolved], now)
     await _record_inhibition(conn, muted_by, now)
     for row in alerts:
         if row["fingerprint"] in muted_by:
@@ -193,8 +201,13 @@ async def notify_firing(conn: AsyncConnection[Any], cfg: ProvinceConfig, mutes: 
 _REFRESH = """
 UPDATE notifications n SET events = (
     SELECT jsonb_agg(CASE WHEN a.fingerprint IS NULL THEN x.e ELSE x.e
-        || jsonb_build_object('annotations', a.annotations, 'value', a.value) END
-        ORDER BY x.i)
+        || jsonb_build_object('value', a.value, 'annotations', a.annotations || coalesce((
+            SELECT jsonb_build_object('muted', string_agg(m.annotations->>'summary', '; '
+                ORDER BY m.firing_at, m.fingerprint), 'description', concat_ws(E'\\n',
+                a.annotations->>'description', 'Cảnh báo bị ẩn: ' || string_agg(
+                m.annotations->>'summary', '; ' ORDER BY m.firing_at, m.fingerprint)))
+            FROM alerts m WHERE m.inhibited_by = a.fingerprint AND m.state = 'firing'
+            HAVING count(*) > 0), '{}'::jsonb)) END ORDER BY x.i)
     FROM jsonb_array_elements(n.events) WITH ORDINALITY AS x(e, i)
     LEFT JOIN alerts a ON a.fingerprint = x.e->>'fingerprint' AND a.state = 'firing'
         AND x.e->>'status' = 'firing')
@@ -203,10 +216,11 @@ WHERE n.id IN (SELECT id FROM notifications WHERE state = 'pending' AND attempts
 """
 
 
-async def _refresh_unsent(conn: AsyncConnection[Any]) -> None:
-    """Bring the firing events of messages not yet attempted up to date (value, annotations):
-    a message waiting out its group_wait goes out with the picture as it is then (e.g. every
-    target the system alert found down), not as it was when it was queued."""
+async def refresh_unsent(conn: AsyncConnection[Any]) -> None:
+    """Bring the firing events of messages not yet attempted up to date (value, annotations,
+    and the summaries of the alerts each one mutes, as `muted` and in `description`): a message
+    waiting out its group_wait goes out with the picture as it is then (every target the system
+    alert found down, the SLO burn it mutes), not as it was when it was queued."""
     await conn.execute(_REFRESH)
 
 

@@ -20,7 +20,7 @@ import psycopg
 from psycopg import AsyncConnection
 
 from alerts import store, template
-from alerts.dispatch import Outgoing, notify_firing, notify_resolved
+from alerts.dispatch import Outgoing, notify_firing, notify_resolved, refresh_unsent
 from alerts.metrics import AlertMetrics
 from alerts.rules import KINDS, Context, RuleError, Sample
 from alerts.silence import active_mutes, sync_config_maintenance
@@ -92,6 +92,7 @@ class Engine:
             mutes = await active_mutes(self.conn, now)
             await notify_firing(self.conn, self.cfg, mutes, self.rule_names, out, now)
             report.notifications += await out.flush(self.conn, self.cfg, now)
+            await refresh_unsent(self.conn)
             await self._heartbeat(now)
         report.seconds["apply"] = time.perf_counter() - started
         if self.metrics is not None:

@@ -78,5 +78,7 @@ class SystemDown:
             listed = "; ".join(f"{m['name']} ({m['id']}, lỗi từ {_since(m['since'], ctx)})"
                                for m in down)
             samples.append(Sample(labels, float(len(down)), active,
-                                  annotations={"targets": listed} if down else None))
+                                  annotations={"targets": listed,
+                                               "description": f"Không phản hồi: {listed}"}
+                                  if down else None))
         return samples

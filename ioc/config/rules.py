@@ -208,6 +208,10 @@ class InhibitRule(Model):
     equal: tuple[LabelName, ...] = Field(
         default=(), description="Labels that must have equal values in the source and the "
         "target alert (missing in both counts as equal), e.g. [system].")
+    hold: Duration = Field(
+        default=timedelta(0), description="Keep muting, for this long after the source "
+        "resolved, the alerts that started while it fired (an SLO burn trails an outage by its "
+        "windows); one still firing after that is notified. 0 (default): as Alertmanager.")
 
 
 class BurnWindow(Model):

@@ -24,7 +24,7 @@ import yaml
 from alerts.ack import acknowledge_link
 from alerts.actions import list_alerts
 from alerts.engine import Engine
-from alerts.inhibit import Inhibitor
+from alerts.inhibit import Inhibitor, Source
 from alerts.outbox import Outbox
 from ioc.config.model import ProvinceConfig
 from ioc.config.rules import InhibitRule
@@ -117,6 +117,9 @@ async def test_a_total_outage_of_one_system_pages_once_per_channel(
     assert first["labels"]["system"] == "portal" and first["value"] == 3.0
     listed = first["annotations"]["targets"]
     assert all(t in listed for t in PORTAL) and "lỗi từ" in listed  # which targets, since when
+    # and the alerts it mutes (the SLO burn would be listed too), in what e-mails show
+    assert "portal-health không phản hồi" in first["annotations"]["muted"]
+    assert "Cảnh báo bị ẩn: " in first["annotations"]["description"]
     # the per-target alerts were not lost: firing, muted by the system alert, in the API
     system = next(a for a in seen["open"] if a["rule_id"] == "system-down")
     muted = {a["labels"]["target"]: a for a in seen["open"] if a["rule_id"] == "target-down"}
@@ -177,9 +180,25 @@ async def test_acknowledging_the_system_alert_covers_what_it_mutes(
 ])
 def test_inhibition_follows_alertmanager(target: dict[str, str], source: dict[str, str],
                                          muted: bool) -> None:
-    rules = [InhibitRule.model_validate(r) for r in SHIPPED["inhibit_rules"]]
-    inh = Inhibitor.of(rules, [("src", source)])
+    rules = tuple(InhibitRule.model_validate(r) for r in SHIPPED["inhibit_rules"])
+    inh = Inhibitor(rules, (Source("src", source),))
     assert (inh.muted_by("tgt", target) == "src") is muted
+
+
+def test_a_resolved_source_keeps_muting_what_began_during_it_for_its_hold() -> None:
+    rule = InhibitRule.model_validate({"source_matchers": ['rule="system-down"'],
+                                       "target_matchers": ['rule="portal-slo-burn"'],
+                                       "equal": ["system"], "hold": "30m"})
+    back = datetime.now(UTC)
+    source = Source("src", {"rule": "system-down", "system": "portal"}, resolved_at=back)
+    burn = {"rule": "portal-slo-burn", "system": "portal"}
+    during, after = back - timedelta(minutes=3), back + timedelta(minutes=1)
+    for now, started, muted in ((back + timedelta(minutes=29), during, True),
+                                (back + timedelta(minutes=31), during, False),
+                                (back + timedelta(minutes=2), after, False)):
+        assert (Inhibitor((rule,), (source,), now).muted_by("b", burn, started) == "src") is muted
+    no_hold = rule.model_copy(update={"hold": timedelta(0)})
+    assert Inhibitor((no_hold,), (source,), back).muted_by("b", burn, during) is None
 
 
 def test_an_alert_matching_both_sides_is_not_muted_by_another_that_does() -> None:
@@ -187,7 +206,7 @@ def test_an_alert_matching_both_sides_is_not_muted_by_another_that_does() -> Non
                                        "target_matchers": ['severity=~"critical|warning"'],
                                        "equal": ["system"]})
     critical = {"severity": "critical", "system": "portal"}
-    inh = Inhibitor.of([rule], [("a", critical), ("b", critical)])
+    inh = Inhibitor((rule,), (Source("a", critical), Source("b", critical)))
     assert inh.muted_by("a", critical) is None
     assert inh.muted_by("w", {"severity": "warning", "system": "portal"}) == "a"
     assert inh.muted_by("x", {"severity": "warning"}) is None  # equal: system missing on one side

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/bench_alerts.py detection   # the shipped config against the sim
     .venv/bin/python bench/bench_alerts.py evaluate    # one cycle over 10,000 series
+    .venv/bin/python bench/bench_alerts.py pages       # messages per scripted outage
 
 `detection`: the services as `ioc demo` runs them, each its own process on a scratch database:
 `ioc sim`, `ioc collect` and `ioc alerts` with config/ AS SHIPPED (targets.yaml, rules.yaml,
@@ -27,6 +28,11 @@ The goal is the issue's: p95 within the system's probe interval (5 s, the /healt
 series with 5 minutes of samples; four rules (p95 latency, the shipped target-down, absence,
 metric average) evaluated together in one engine cycle, 1 % of the targets failing (100 alerts
 firing, notifications enqueued). Reports the time per cycle.
+
+`pages`: the shipped config (all its probed targets at their intervals, every rule, routing,
+escalation, channels) with the engine stepped at explicit times, a scripted total outage of
+each system in turn (2 minutes), messages counted per channel as sent; "before" is the same
+config without `system-down` and `inhibit_rules` (and target-down's 40 s wait).
 
 Needs IOC_DATABASE_URL (a scratch database is created and dropped). Traffic stays on 127.0.0.1.
 """
@@ -57,7 +63,10 @@ import psycopg  # noqa: E402
 import yaml  # noqa: E402
 from bench_collectors import scratch_db  # noqa: E402
 
+from alerts.engine import Engine  # noqa: E402
 from ioc import db  # noqa: E402
+from ioc.config import load_config  # noqa: E402
+from ioc.config_sync import sync_config  # noqa: E402
 from tests.demo.support import free_block  # noqa: E402
 
 COMMAND = " ".join(shlex.quote(a) for a in [".venv/bin/python", "bench/bench_alerts.py",
@@ -303,6 +312,104 @@ async def evaluate(series: int, cycles: int) -> dict[str, Any]:
             "failed_rules": sorted({k for r in reports for k in r.failed}), "goal_s": 1.0}
 
 
+# --- pages per scripted outage: before and after system-down + inhibition --------------------
+
+PAGE_TABLES = ("probe_results", "alerts", "alert_transitions", "alert_acks", "notifications",
+               "alert_notified", "alert_engine_heartbeats", "collector_heartbeats")
+
+
+def _variant(cfg: Any, after: bool) -> Any:
+    """The shipped config ("after"), or as it was before system-down and inhibition: no
+    system-down rule, no inhibit_rules, target-down under the critical route's 10 s wait."""
+    if after:
+        return cfg
+    routes = tuple(r.model_copy(update={"routes": ()}) for r in cfg.routing.routes)
+    return cfg.model_copy(update={
+        "rules": tuple(r for r in cfg.rules if r.kind != "system_down"), "inhibit_rules": (),
+        "routing": cfg.routing.model_copy(update={"routes": routes})})
+
+
+async def _scripted_outage(url: str, cfg: Any, system: str, outage_s: float,
+                           rng: random.Random) -> dict[str, Any]:
+    """Every probed target of the shipped config at its interval and a random phase, a healthy
+    first 5 minutes (after the absence rules' grace), `system` totally down for `outage_s`,
+    then 5 healthy minutes; the engine cycles every second at those explicit times (minutes
+    ago by the real clock), and a message is taken as delivered the moment it is due (what a
+    worker does). Returns the messages and events sent per channel."""
+    targets = [t for t in cfg.targets if t.enabled and t.kind != "push"]
+    down_at, healthy = 300.0, 300.0
+    total = down_at + outage_s + healthy
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=total + 60)
+    phase = {t.id: rng.uniform(0, t.interval.total_seconds()) for t in targets}
+    nxt = dict(phase)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("TRUNCATE " + ", ".join(PAGE_TABLES))
+        engine = Engine(conn, cfg)
+        elapsed = 0.0
+        while elapsed <= total:
+            now = start + timedelta(seconds=elapsed)
+            rows = []
+            for t in targets:
+                while nxt[t.id] <= elapsed:
+                    bad = t.system == system and down_at <= nxt[t.id] < down_at + outage_s
+                    rows.append((start + timedelta(seconds=nxt[t.id]), t.id, not bad,
+                                 "refused" if bad else None))
+                    nxt[t.id] += t.interval.total_seconds()
+            async with conn.cursor() as cur:
+                if rows:
+                    await cur.executemany(
+                        "INSERT INTO probe_results (time, target_id, ok, reason, duration_ms)"
+                        " VALUES (%s, %s, %s, %s, 100) ON CONFLICT DO NOTHING", rows)
+                await cur.execute(
+                    "INSERT INTO collector_heartbeats (collector_id, shard, started_at, seen_at,"
+                    " targets, version) VALUES ('bench', '0/1', %s, %s, 1, 'bench')"
+                    " ON CONFLICT (collector_id) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+                    (start, now))
+            await engine.cycle(now)
+            await conn.execute("UPDATE notifications SET state = 'sent', attempts = 1,"
+                               " sent_at = %s WHERE state = 'pending' AND due_at <= %s",
+                               (now, now))
+            elapsed += 1.0
+        cur = await conn.execute(
+            "SELECT channel, count(*), sum(jsonb_array_length(events)),"
+            " count(*) FILTER (WHERE events @> '[{\"status\": \"firing\"}]')"
+            " FROM notifications WHERE state = 'sent' GROUP BY channel ORDER BY channel")
+        per_channel = {r[0]: {"messages": r[1], "events": int(r[2]), "with_firing": r[3]}
+                       for r in await cur.fetchall()}
+        cur = await conn.execute(
+            "SELECT e->>'rule_id', e->>'status', count(*) FROM notifications n,"
+            " jsonb_array_elements(n.events) e WHERE n.state = 'sent' AND n.channel ="
+            " 'ops-webhook' GROUP BY 1, 2 ORDER BY 1, 2")
+        webhook = {f"{r[0]} {r[1]}": r[2] for r in await cur.fetchall()}
+        cur = await conn.execute(
+            "SELECT rule_id, count(*), count(*) FILTER (WHERE inhibited_by IS NOT NULL)"
+            " FROM alerts WHERE firing_at IS NOT NULL GROUP BY 1 ORDER BY 1")
+        alerts = {r[0]: r[1] for r in await cur.fetchall()}
+        first = await (await conn.execute(
+            "SELECT min(sent_at) FROM notifications WHERE state = 'sent'"
+            " AND events @> '[{\"status\": \"firing\"}]'")).fetchone()
+    paged = first[0] if first else None
+    return {"first_page_after_s": None if paged is None else
+            round((paged - start).total_seconds() - down_at, 1),
+            "messages": sum(c["messages"] for c in per_channel.values()),
+            "per_channel": per_channel, "ops_webhook_events": webhook,
+            "alerts_fired": alerts}
+
+
+async def pages(outage_s: float, seed: int) -> dict[str, Any]:
+    shipped = load_config(ROOT / "config", env={})
+    result: dict[str, Any] = {"outage_s": outage_s, "seed": seed}
+    with scratch_db() as [url]:
+        with db.connect(url) as conn:
+            sync_config(conn, shipped)
+        for name in ("before", "after"):
+            cfg = _variant(shipped, name == "after")
+            result[name] = {s: await _scripted_outage(url, cfg, s, outage_s,
+                                                      random.Random(seed))
+                            for s in SYSTEMS}
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="what", required=True)
@@ -313,9 +420,14 @@ def main() -> None:
     e = sub.add_parser("evaluate")
     e.add_argument("--series", type=int, default=10_000)
     e.add_argument("--cycles", type=int, default=10)
+    p = sub.add_parser("pages")
+    p.add_argument("--outage", type=float, default=120.0, help="seconds of total outage")
+    p.add_argument("--seed", type=int, default=7)
     args = parser.parse_args()
     if args.what == "detection":
         result = asyncio.run(detection(args.trials, args.singles))
+    elif args.what == "pages":
+        result = asyncio.run(pages(args.outage, args.seed))
     else:
         result = asyncio.run(evaluate(args.series, args.cycles))
     print(json.dumps({"command": COMMAND, **result}, ensure_ascii=False, indent=2))

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import shlex
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +19,7 @@ import psycopg
 import pytest
 from prometheus_client import CollectorRegistry
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from alerts.engine import Engine
 from alerts.outbox import Outbox
@@ -258,3 +263,32 @@ def test_each_process_takes_its_own_url_and_falls_back_to_the_shared_one() -> No
     assert Settings.from_env(env, process="engine").database_url.startswith("postgresql://ioc_e")
     assert Settings.from_env(env, process="api").database_url == env["IOC_DATABASE_URL"]
     assert Settings.from_env(env).database_url == env["IOC_DATABASE_URL"]
+
+
+def test_db_logins_command_writes_a_private_env_file_and_drops(fresh_db_url: str,
+                                                              tmp_path: Path) -> None:
+    env = {**os.environ, "IOC_DATABASE_URL": fresh_db_url}
+    for process in PROCESSES:
+        env.pop(f"IOC_{process.upper()}_DB_PASSWORD", None)
+    ioc = [sys.executable, "-m", "ioc.cli", "db", "logins"]
+    refused = subprocess.run(ioc, env=env, capture_output=True, text=True, timeout=60,
+                             check=False)
+    assert refused.returncode == 2 and "--env-file" in refused.stderr
+    target = tmp_path / "db-logins.env"
+    made = subprocess.run([*ioc, "--env-file", str(target)], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
+    assert made.returncode == 0, made.stderr
+    assert "password" not in made.stdout
+    assert target.stat().st_mode & 0o777 == 0o600
+    urls = dict(shlex.split(line)[0].split("=", 1)
+                for line in target.read_text().splitlines())
+    assert set(urls) == {db_roles.url_variable(p) for p in PROCESSES}
+    with db.connect(urls["IOC_COLLECTOR_DATABASE_URL"]) as conn:
+        user = conn.execute("SELECT current_user").fetchone()
+    assert user == (db_roles.login_name("ioc_collector", str(conninfo_to_dict(
+        fresh_db_url)["dbname"])),)
+    dropped = subprocess.run([*ioc, "--drop"], env=env, capture_output=True, text=True,
+                             timeout=60, check=False)
+    assert dropped.returncode == 0 and dropped.stdout.count("dropped ") == len(PROCESSES)
+    with pytest.raises(psycopg.OperationalError):
+        db.connect(urls["IOC_COLLECTOR_DATABASE_URL"])

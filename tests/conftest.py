@@ -15,7 +15,7 @@ import pytest
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from ioc import db, migrate
+from ioc import db, db_roles, migrate
 
 HOW_TO = (
     "Tests need a PostgreSQL server with TimescaleDB. Run them with scripts/test (it builds and "
@@ -85,6 +85,10 @@ def make_db(server_url: str, template_db: str) -> Iterator[Callable[[], str]]:
         for name in created:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
                 sql.Identifier(name)))
+            # roles are the cluster's: the process logins a test or a killed demo made for it
+            for group in db_roles.PROCESS_ROLES.values():
+                admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(
+                    sql.Identifier(db_roles.login_name(group, name))))
 
 
 @pytest.fixture(scope="session")

@@ -35,6 +35,7 @@ from psycopg.conninfo import make_conninfo
 SCOPE = "ioc"
 SUPERUSER = "ioc"
 REPLICATOR = "replicator"
+BACKREST = "/usr/bin/pgbackrest"
 PG_BIN = Path(os.environ.get("IOC_PG_BIN", "/usr/lib/postgresql/15/bin"))
 
 
@@ -130,7 +131,7 @@ class HaCluster:
                     "superuser": {"username": SUPERUSER, "password": pw["superuser"]},
                     "replication": {"username": REPLICATOR, "password": pw["replication"]},
                 },
-                "pg_hba": ["local all all peer",
+                "pg_hba": [f"local all {SUPERUSER} scram-sha-256", "local all all peer",
                            f"host replication {REPLICATOR} 127.0.0.1/32 scram-sha-256",
                            "host all all 127.0.0.1/32 scram-sha-256"],
                 "parameters": parameters,
@@ -306,7 +307,10 @@ class HaCluster:
     def _create_database(self) -> None:
         with psycopg.connect(self.url("postgres"), autocommit=True) as conn:
             if not conn.execute("SELECT FROM pg_database WHERE datname = 'ioc'").fetchone():
-                conn.execute("CREATE DATABASE ioc")
+                try:
+                    conn.execute("CREATE DATABASE ioc")
+                except psycopg.errors.DuplicateDatabase:
+                    pass
         with psycopg.connect(self.url("ioc"), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS timescaledb")
 
@@ -325,9 +329,101 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def backup_drill(root: Path, *, pg_port: int, api_port: int, etcd_port: int) -> str:
+    """Back up a running cluster with pgBackRest, write more rows, restore the backup and the
+    archived WAL into an empty data directory, start it and count: the report line, or
+    HaError when a row is missing."""
+    root = root.resolve()
+    if root.exists() and any(root.iterdir()):
+        raise HaError(f"{root} is not empty: the drill starts from nothing")
+    root.mkdir(parents=True, exist_ok=True)
+    conf = root / "pgbackrest.conf"
+    cluster = HaCluster(root / "cluster", pg_port=pg_port, api_port=api_port,
+                        etcd_port=etcd_port, parameters={
+                            "archive_mode": "on",
+                            # run by the shell in the node's data directory
+                            "archive_command": f"pgbackrest --config={conf} --stanza=ioc "
+                                               '--pg1-path="$PWD" archive-push %p'})
+    restored = root / "restored"
+    try:
+        cluster.write_configs()
+        conf.write_text(
+            f"[global]\nrepo1-path={root / 'repo'}\nrepo1-retention-full=2\n"
+            f"log-path={root / 'log'}\nlock-path={root / 'lock'}\nstart-fast=y\n"
+            "log-level-console=warn\n")
+        for d in ("repo", "log", "lock"):
+            (root / d).mkdir(exist_ok=True)
+        if os.geteuid() == 0:
+            for path in [root, conf, root / "repo", root / "log", root / "lock"]:
+                shutil.chown(path, "postgres", "postgres")
+        cluster.start()
+        primary = cluster.wait_primary()
+        env = {**_clean_env(), "PGPASSWORD": cluster._secrets()["superuser"]}
+
+        def backrest(*args: str) -> None:
+            node = cluster.node_dir(primary)
+            stanza = [f"--config={conf}", "--stanza=ioc", f"--pg1-path={node}/data",
+                      f"--pg1-port={cluster.pg_port + primary}", f"--pg1-socket-path={node}",
+                      f"--pg1-user={SUPERUSER}"]
+            done = subprocess.run([BACKREST, *stanza, *args], capture_output=True,
+                                  env=env, timeout=600, **_run_as())
+            if done.returncode != 0:
+                raise HaError(f"pgbackrest {args[-1]} failed: "
+                              f"{(done.stdout + done.stderr).decode(errors='replace')[-2000:]}")
+
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE drill (n int PRIMARY KEY, at timestamptz DEFAULT now())")
+            conn.execute("INSERT INTO drill (n) SELECT generate_series(1, 1000)")
+        backrest("stanza-create")
+        backrest("--type=full", "backup")
+        with psycopg.connect(cluster.url(), autocommit=True) as conn:  # after the backup
+            conn.execute("INSERT INTO drill (n) SELECT generate_series(1001, 1500)")
+            expected = conn.execute("SELECT count(*) FROM drill").fetchone()
+        backrest("check")  # switches the WAL segment and waits until it is archived
+        cluster.stop()
+        restored.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            shutil.chown(restored, "postgres", "postgres")
+        subprocess.run([BACKREST, f"--config={conf}", "--stanza=ioc",
+                        f"--pg1-path={restored}", "restore"], check=True, capture_output=True,
+                       env=env, timeout=600, **_run_as())
+        port = cluster.pg_port + cluster.nodes
+        start = subprocess.run(
+            [str(PG_BIN / "pg_ctl"), "-D", str(restored), "-l", str(root / "restored.log"),
+             "-w", "-t", "120", "-o",
+             f"-p {port} -c unix_socket_directories={restored} -c archive_mode=off "
+             f"-c hba_file={restored}/pg_hba.conf -c ident_file={restored}/pg_ident.conf",
+             "start"], capture_output=True, env=env, timeout=180, **_run_as())
+        if start.returncode != 0:
+            raise HaError(f"the restored server did not start: {start.stdout.decode()[-500:]}"
+                          f"{(root / 'restored.log').read_text(errors='replace')[-1500:]}")
+        url = make_conninfo(host="127.0.0.1", port=str(port), dbname="ioc", user=SUPERUSER,
+                            password=cluster._secrets()["superuser"])
+        deadline = time.monotonic() + 60
+        while True:  # until recovery has replayed the archive and the server is promoted
+            with psycopg.connect(url, autocommit=True) as conn:
+                if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:  # type: ignore[index]
+                    got = conn.execute("SELECT count(*) FROM drill").fetchone()
+                    break
+            if time.monotonic() > deadline:
+                raise HaError("the restored server stayed in recovery")
+            time.sleep(0.5)
+        if got != expected:
+            raise HaError(f"restored {got} rows, expected {expected}")
+        return (f"pgBackRest: full backup of 1000 rows, 500 more archived as WAL, restored into "
+                f"an empty directory and recovered: {got[0] if got else 0} rows, as expected")
+    finally:
+        cluster.stop()
+        if (restored / "postmaster.pid").exists():
+            subprocess.run([str(PG_BIN / "pg_ctl"), "-D", str(restored), "-m", "immediate",
+                            "stop"], capture_output=True, timeout=60, **_run_as())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m ioc.ha", description=__doc__.split("\n")[0])
-    parser.add_argument("command", choices=["up"], help="start and keep running until Ctrl-C")
+    parser.add_argument("command", choices=["up", "backup-drill"],
+                        help="up: start and keep running until Ctrl-C; backup-drill: back up "
+                        "a fresh cluster with pgBackRest, restore it and check the rows")
     parser.add_argument("--dir", type=Path, default=Path(".ioc/ha"))
     parser.add_argument("--nodes", type=int, default=2)
     parser.add_argument("--pg-port", type=int, default=int(os.environ.get("IOC_HA_PG_PORT",
@@ -338,6 +434,14 @@ def main(argv: list[str] | None = None) -> int:
                                                                             23790)))
     parser.add_argument("--url-file", type=Path, help="write the multi-host URL here (0600)")
     args = parser.parse_args(argv)
+    if args.command == "backup-drill":
+        try:
+            print(backup_drill(args.dir, pg_port=args.pg_port, api_port=args.api_port,
+                               etcd_port=args.etcd_port))
+        except (HaError, subprocess.CalledProcessError, psycopg.Error) as exc:
+            print(f"[ha] backup drill failed: {exc}", file=sys.stderr)
+            return 1
+        return 0
     cluster = HaCluster(args.dir, nodes=args.nodes, pg_port=args.pg_port,
                         api_port=args.api_port, etcd_port=args.etcd_port)
     stop = False

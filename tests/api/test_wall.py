@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from ioc import db
 from ioc.api.browser import Chromium, png_size
 
 from .conftest import Tokens
@@ -87,6 +88,24 @@ def test_wall_shows_alert_label_as_text(wall: tuple[ApiServer, Chromium]) -> Non
     assert browser.evaluate("window.__xss === undefined")
 
 
+def test_wall_says_which_alert_mutes_another(wall: tuple[ApiServer, Chromium],
+                                             api_db: str) -> None:
+    """An alert muted by inhibition (alerts.inhibited_by) is listed, greyed, with its source."""
+    _, browser = wall
+    now = datetime.now(UTC)
+    add_alert(api_db, "fp-system", now, summary="Hệ thống portal ngừng hoạt động")
+    add_alert(api_db, "fp-muted", now, summary="portal-home không phản hồi")
+    with db.connect(api_db) as conn:
+        conn.execute("UPDATE alerts SET inhibited_by = 'fp-system' WHERE fingerprint ="
+                     " 'fp-muted'")
+    add_alert(api_db, "fp-muted", now, summary="portal-home không phản hồi", notify=True)
+    muted = browser.wait_for("document.querySelector('.alert[data-muted=\"true\"] .muted')"
+                             "?.textContent")
+    assert muted == "Bị ẩn bởi: Hệ thống portal ngừng hoạt động"
+    assert browser.evaluate("document.querySelectorAll('.alert[data-muted=\"true\"]').length") \
+        == 1
+
+
 def test_wall_breaks_no_content_security_policy(wall: tuple[ApiServer, Chromium]) -> None:
     _, browser = wall
     browser.wait_for("document.querySelectorAll('.system').length === 3")
@@ -122,3 +141,4 @@ def test_wall_greys_out_when_the_server_goes_and_reconnects_by_itself(
         browser.wait_for(f"{STATE.format('portal')} === 'up'")
     finally:
         again.stop()
+

@@ -180,9 +180,12 @@ async def notify_firing(conn: AsyncConnection[Any], cfg: ProvinceConfig, mutes: 
         [{**r, "labels": routing_labels(r)} for r in alerts],
         [{**r, "labels": routing_labels(r)} for r in resolved], now)
     await _record_inhibition(conn, muted_by, now)
+    waiting = await _unsent_fingerprints(conn) if muted_by else set()
     for row in alerts:
         if row["fingerprint"] in muted_by:
             # muted by a firing source: nothing goes out, and what waits unsent is taken back
+            if row["fingerprint"] not in waiting:
+                continue
             gone = await withdraw(conn, row["fingerprint"])
             if gone:
                 await conn.execute(
@@ -236,6 +239,14 @@ async def _record_inhibition(conn: AsyncConnection[Any], muted_by: Mapping[str, 
                 " AS m(fp, source) WHERE a.fingerprint = m.fp"
                 " AND a.inhibited_by IS DISTINCT FROM m.source",
                 (list(muted_by), list(muted_by.values())))
+
+
+async def _unsent_fingerprints(conn: AsyncConnection[Any]) -> set[str]:
+    """Alerts with events in messages nobody has tried to send yet (a handful at most)."""
+    cur = await conn.execute(
+        "SELECT DISTINCT e->>'fingerprint' FROM notifications n,"
+        " jsonb_array_elements(n.events) e WHERE n.state = 'pending' AND n.attempts = 0")
+    return {r[0] for r in await cur.fetchall()}
 
 
 async def withdraw(conn: AsyncConnection[Any], fingerprint: str,

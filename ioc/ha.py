@@ -279,13 +279,23 @@ class HaCluster:
         st = self._http(f"http://127.0.0.1:{self.api_port + i}/patroni") or {}
         return list(st.get("replication") or [])
 
+    def sync_standby(self) -> str | None:
+        """The member etcd names as synchronous standby: the only one Patroni will promote
+        in synchronous mode (streaming in sync is not enough until it is recorded there)."""
+        for i in range(self.nodes):
+            found = self._http(f"http://127.0.0.1:{self.api_port + i}/cluster")
+            if found and "members" in found:
+                return next((m["name"] for m in found["members"]
+                             if m.get("role") == "sync_standby"), None)
+        return None
+
     def wait_replicas(self, count: int, timeout: float = 60, *, sync: bool = True) -> None:
-        """Until `count` replicas stream, one of them synchronous when `sync`."""
+        """Until `count` replicas stream and, when `sync`, one of them is the recorded
+        synchronous standby (so the primary may be lost now without losing a commit)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             reps = [r for r in self.replicas() if r.get("state") == "streaming"]
-            if len(reps) >= count and (not sync or any(r.get("sync_state") == "sync"
-                                                       for r in reps)):
+            if len(reps) >= count and (not sync or self.sync_standby() is not None):
                 return
             time.sleep(0.3)
         raise HaError(f"{count} streaming replica(s) not there within {timeout:.0f}s: "

@@ -269,7 +269,8 @@ class HaCluster:
             if i is not None and i != other_than:
                 return i
             time.sleep(0.2)
-        raise HaError(f"no primary within {timeout:.0f}s; logs under {self.root}/node*")
+        raise HaError(f"no primary within {timeout:.0f}s; logs under {self.root}/node*\n"
+                      + self.log_tails())
 
     def replicas(self) -> list[dict[str, Any]]:
         """Streaming replicas as the primary's Patroni sees them (with sync_state)."""
@@ -299,7 +300,18 @@ class HaCluster:
                 return
             time.sleep(0.3)
         raise HaError(f"{count} streaming replica(s) not there within {timeout:.0f}s: "
-                      f"{self.replicas()}")
+                      f"{self.replicas()}\n" + self.log_tails())
+
+    def log_tails(self, lines: int = 15) -> str:
+        """The last lines of every node's Patroni and PostgreSQL output (for errors)."""
+        out = []
+        for i in range(self.nodes):
+            for name in ("patroni.log", "patroni.out"):
+                path = self.node_dir(i) / name
+                if path.exists():
+                    tail = path.read_text(errors="replace").splitlines()[-lines:]
+                    out.append(f"--- node{i}/{name}\n" + "\n".join(tail))
+        return "\n".join(out)
 
     # ------------------------------------------------------------------ clients
     def url(self, dbname: str = "ioc", *, attrs: str = "read-write") -> str:

@@ -9,8 +9,8 @@ import pytest
 
 from ioc import db
 from ioc.config.model import ProvinceConfig
-from ioc.kpi.calendar import build_calendar, sync_calendar
 from ioc.config_sync import sync_config
+from ioc.kpi.calendar import build_calendar, sync_calendar
 
 VN = timezone(timedelta(hours=7))
 

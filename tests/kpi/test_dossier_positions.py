@@ -15,9 +15,9 @@ import pytest
 
 from ioc import db
 from ioc.config.model import ProvinceConfig
+from ioc.config_sync import sync_config
 from ioc.kpi import kpi_value, read_kpi
 from ioc.kpi.calendar import sync_calendar
-from ioc.config_sync import sync_config
 
 from .records import DOSSIERS, MON20, WEEK_FROM, WEEK_TO, dossier, load, local
 
